@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// Runs the VS Code test suite (dist/test/vscode-suite.js) in a real extension host, offline:
+// code-server 4.100.3 (VS Code 1.100.3 server + web workbench, from npm) plus headless Debian
+// Chromium driven by playwright-core. The workbench accepts extensionDevelopmentPath /
+// extensionTestsPath in its URL `payload` and reports the suite's end through
+// window.codeAutomationExit, as in VS Code's own browser integration tests
+// (docs/vscode-anchors.md §4 option 3 and §4.1).
+//
+// Usage: node test/vscode/runCodeServer.mjs [--results FILE] [--extension DIR] [--tests FILE]
+//                                           [--timeout-ms N] [--verbose] [--keep]
+// Exit status 0 only when the suite reported exit 0 and its results file shows no failure.
+import { spawn } from 'node:child_process';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { install as installCodeServer } from '../../scripts/setup-code-server.mjs';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+];
+
+function parseArgs(argv) {
+  const opts = {
+    results: path.join(repoRoot, 'test-results', 'vscode.json'),
+    extension: repoRoot,
+    tests: path.join(repoRoot, 'dist', 'test', 'vscode-suite.js'),
+    timeoutMs: Number(process.env.MARBLE_VSCODE_TIMEOUT_MS) || 6 * 60_000,
+    verbose: !!process.env.MARBLE_TEST_VERBOSE,
+    keep: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`runCodeServer: ${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--results') opts.results = path.resolve(value());
+    else if (a === '--extension') opts.extension = path.resolve(value());
+    else if (a === '--tests') opts.tests = path.resolve(value());
+    else if (a === '--timeout-ms') opts.timeoutMs = Number(value());
+    else if (a === '--verbose') opts.verbose = true;
+    else if (a === '--keep') opts.keep = true;
+    else throw new Error(`runCodeServer: unknown argument '${a}'`);
+  }
+  if (!(opts.timeoutMs > 0)) throw new Error('runCodeServer: --timeout-ms must be a positive number');
+  return opts;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls code-server's health endpoint; fails fast if the server process has already died. */
+async function waitForServer(port, server, deadlineMs) {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    if (server.exitCode !== null) throw new Error(`code-server exited with status ${server.exitCode} before it served`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  throw new Error(`code-server did not answer on 127.0.0.1:${port} within ${deadlineMs / 1000} s`);
+}
+
+function tail(file, lines) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Environment for code-server: the caller's, minus variables of an enclosing VS Code that
+ *  would make the new extension host talk to the wrong editor. */
+function serverEnv(resultsFile) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('VSCODE_') || k === 'ELECTRON_RUN_AS_NODE' || k.startsWith('npm_')) continue;
+    env[k] = v;
+  }
+  // The remote extension host is forked from the server and inherits these.
+  return { ...env, MARBLE_TEST_RESULTS: resultsFile, MARBLE_TEST_MODE: '1' };
+}
+
+async function killGroup(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  // code-server forks the extension host, pty host and file watcher: end the whole group.
+  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+  if (await Promise.race([exited.then(() => true), sleep(5000).then(() => false)])) return;
+  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  await Promise.race([exited, sleep(2000)]);
+}
+
+export async function runCodeServerTests(opts) {
+  const t0 = Date.now();
+  const chromiumPath = process.env.MARBLE_CHROMIUM || '/usr/bin/chromium';
+  if (!existsSync(opts.tests)) throw new Error(`runCodeServer: the suite ${opts.tests} does not exist; run 'node scripts/build.mjs' first`);
+  if (!existsSync(path.join(opts.extension, 'package.json'))) throw new Error(`runCodeServer: ${opts.extension} has no package.json (not an extension folder)`);
+  if (!existsSync(chromiumPath)) throw new Error(`runCodeServer: no Chromium at ${chromiumPath}; install it with 'apt-get install -y chromium' (or set MARBLE_CHROMIUM)`);
+  const entry = installCodeServer();
+
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'marble-vscode-'));
+  const workspace = path.join(tmp, 'workspace');
+  const userData = path.join(tmp, 'user-data');
+  cpSync(path.join(repoRoot, 'test', 'vscode', 'workspace'), workspace, { recursive: true });
+  mkdirSync(path.join(userData, 'User'), { recursive: true });
+  writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+  }, null, 2));
+  rmSync(opts.results, { force: true });
+  mkdirSync(path.dirname(opts.results), { recursive: true });
+
+  const port = await freePort();
+  const serverLog = path.join(tmp, 'code-server.log');
+  const logStream = createWriteStream(serverLog);
+  const server = spawn(process.execPath, [
+    entry,
+    '--auth', 'none',
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--disable-getting-started-override', '--ignore-last-opened',
+    '--user-data-dir', userData,
+    '--extensions-dir', path.join(tmp, 'extensions'),
+    '--config', path.join(tmp, 'config.yaml'),
+    workspace,
+  ], { env: serverEnv(opts.results), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  for (const s of [server.stdout, server.stderr]) {
+    s.pipe(logStream, { end: false });
+    if (opts.verbose) s.on('data', (d) => process.stdout.write(`[code-server] ${d}`));
+  }
+
+  let browser;
+  let exitCode;
+  let failure;
+  try {
+    await waitForServer(port, server, 30_000);
+    console.log(`[vscode] code-server ${port} up in ${((Date.now() - t0) / 1000).toFixed(1)} s; opening the workbench`);
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+    const page = await (await browser.newContext()).newPage();
+
+    let onExit;
+    const exited = new Promise((r) => { onExit = r; });
+    await page.exposeFunction('codeAutomationLog', (type, args) => {
+      const text = Array.isArray(args) ? args.map(String).join(' ') : String(args);
+      // The marketplace lookup fails on a closed network and is harmless (docs/vscode-anchors.md §4.1).
+      if (!opts.verbose && /ENOTFOUND open-vsx\.org/.test(text)) return;
+      (type === 'error' ? process.stderr : process.stdout).write(text.endsWith('\n') ? text : text + '\n');
+    });
+    await page.exposeFunction('codeAutomationExit', (code) => onExit(Number(code)));
+    page.on('pageerror', (err) => console.error(`[vscode] workbench page error: ${err.message}`));
+
+    const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
+    const payload = [
+      ['extensionDevelopmentPath', remote(opts.extension)],
+      ['extensionTestsPath', remote(opts.tests)],
+      ['skipWelcome', 'true'],
+      ['skipReleaseNotes', 'true'],
+    ];
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+
+    let timer;
+    const timedOut = new Promise((r) => { timer = setTimeout(() => r('timeout'), opts.timeoutMs); });
+    const serverDied = new Promise((r) => server.once('exit', (c) => r(`server-exit:${c}`)));
+    const browserDied = new Promise((r) => browser.once('disconnected', () => r('browser-disconnected')));
+    const outcome = await Promise.race([exited, timedOut, serverDied, browserDied]);
+    clearTimeout(timer);
+    if (typeof outcome === 'number') exitCode = outcome;
+    else if (outcome === 'timeout') failure = `the suite did not finish within ${opts.timeoutMs / 1000} s`;
+    else if (outcome === 'browser-disconnected') failure = 'Chromium closed or crashed before the suite finished';
+    else failure = `code-server stopped (${outcome}) before the suite finished`;
+  } catch (err) {
+    failure = err instanceof Error ? err.message : String(err);
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await killGroup(server);
+    logStream.end();
+  }
+
+  let results;
+  if (existsSync(opts.results)) {
+    try { results = JSON.parse(readFileSync(opts.results, 'utf8')); } catch (err) { failure ??= `unreadable results file ${opts.results}: ${err.message}`; }
+  }
+  if (!failure && !results) failure = `the suite exited with ${exitCode} but wrote no results to ${opts.results} (it crashed before or while running tests)`;
+  if (failure) {
+    console.error(`[vscode] FAILED: ${failure}`);
+    console.error(`[vscode] last lines of the code-server log (${serverLog}):\n${tail(serverLog, 40)}`);
+  }
+  if (opts.keep || failure) console.log(`[vscode] temp folder kept: ${tmp}`);
+  else rmSync(tmp, { recursive: true, force: true });
+  console.log(`[vscode] done in ${((Date.now() - t0) / 1000).toFixed(1)} s, exit code ${exitCode ?? 'none'}`);
+  const ok = !failure && exitCode === 0 && results && results.failed === 0;
+  return { ok, exitCode, results, failure };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    const { ok } = await runCodeServerTests(parseArgs(process.argv.slice(2)));
+    process.exit(ok ? 0 : 1);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  }
+}

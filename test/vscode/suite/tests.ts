@@ -1,0 +1,10 @@
+// The list of VS Code-tier test files. esbuild bundles the suite into one file
+// (dist/test/vscode-suite.js), so test files cannot be discovered by a glob at run time:
+// each one is required here, explicitly, so that it is bundled.
+//
+// To add a test file: create test/vscode/suite/<name>.test.ts (mocha BDD: describe/it) and
+// append one line `require('./<name>.test');` below. `describe`/`it` are globals at that point.
+export function loadTestFiles(): void {
+  require('./smoke.test');
+  // ↓ extension tests: append here, one require per file.
+}
