@@ -139,6 +139,27 @@ function printTable(rows) {
   for (const l of lines) console.log(fmt(l));
 }
 
+async function ensurePrerequisites(tiers) {
+  const problems = [];
+  if (!existsSync('/usr/bin/chromium')) {
+    if (process.getuid?.() === 0) {
+      console.log('\n=== prerequisites: apt-get install chromium (browser and vscode tiers)');
+      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+      const u = await runCommand('apt-get', ['update'], { timeoutMs: 10 * MIN, env });
+      const i = u.status === 0 ? await runCommand('apt-get', ['install', '-y', 'chromium'], { timeoutMs: 20 * MIN, env }) : u;
+      if (i.status !== 0) problems.push('apt-get install chromium failed');
+    } else {
+      problems.push('/usr/bin/chromium is missing: run `sudo apt-get install -y chromium`');
+    }
+  }
+  if (tiers.includes('vscode')) {
+    console.log('\n=== prerequisites: code-server (cached in .cache/code-server)');
+    const r = await runCommand(process.execPath, [path.join(repoRoot, 'scripts', 'setup-code-server.mjs')], { timeoutMs: 20 * MIN });
+    if (r.status !== 0) problems.push('code-server setup failed');
+  }
+  for (const p of problems) console.error(`[test-all] ${p}`);
+}
+
 async function main() {
   const { tiers, build } = parseArgs(process.argv.slice(2));
   const rows = [];
@@ -149,6 +170,11 @@ async function main() {
     const r = await runCommand(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs')], { timeoutMs: 10 * MIN });
     buildFailed = r.status !== 0;
     rows.push({ name: 'build', passed: '-', failed: buildFailed ? 1 : 0, pending: '-', time: `${((Date.now() - t0) / 1000).toFixed(1)}s`, status: buildFailed ? `FAILED (exit ${r.status ?? r.signal ?? r.error})` : 'ok' });
+  }
+  // A fresh machine has neither Debian's chromium nor code-server; `npm test` alone must work there.
+  if (tiers.includes('browser') || tiers.includes('vscode')) {
+    // Problems are printed here; the tiers that need the missing piece then fail with their own reason.
+    await ensurePrerequisites(tiers);
   }
   for (const name of tiers) {
     const tier = TIERS[name];
