@@ -1,0 +1,21 @@
+// Public surface of the text side: CLIP tokenizer, ComfyUI prompt weights, chunking, weighting math.
+export { ClipTokenizer, CLIP_BOS_TOKEN, CLIP_EOS_TOKEN, type ClipTokenizerOptions } from './clipTokenizer';
+export { normalizeClipText, unescapeHtml, type ClipNormalization } from './clipTextNormalize';
+export { findShippedTokenizerDir, loadClipTokenizer, resolveTokenizerDir } from './loadClipTokenizer';
+export { parsePromptWeights, parsePythonFloat, type WeightedSegment } from './promptWeights';
+export {
+  tokenizeWithWeights,
+  type TokenizedPrompt,
+  type TokenizeWithWeightsOptions,
+  type WeightedToken,
+} from './tokenizeWithWeights';
+export {
+  applyTokenWeights,
+  emptyPromptIds,
+  encodeTokenWeights,
+  hasNonUnitWeights,
+  type EncodedPrompt,
+  type EncodeIds,
+  type EncoderOutput,
+  type SpecialTokenIds,
+} from './weighting';
