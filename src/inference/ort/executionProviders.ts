@@ -1,0 +1,138 @@
+// Execution-provider selection. onnxruntime has no session-level fallback: a session created
+// with an unavailable EP throws (even with 'cpu' listed after it), so 'auto' probes one EP at a
+// time and records which one actually produced the session (ort-sd.md §4.4).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+export type EpName = 'webgpu' | 'cuda' | 'dml' | 'coreml' | 'cpu';
+export type EpSetting = 'auto' | EpName;
+export const EP_SETTINGS: readonly EpSetting[] = ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu'];
+
+export type SessionFactory = (file: string, options: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>;
+
+export const defaultSessionFactory: SessionFactory = (file, options) => ort.InferenceSession.create(file, options);
+
+/** GPU EPs worth trying on each platform, best first; cpu always ends the list. */
+export function autoEpOrder(platform: NodeJS.Platform = process.platform): EpName[] {
+  switch (platform) {
+    case 'linux':
+      return ['cuda', 'webgpu', 'cpu'];
+    case 'win32':
+      return ['dml', 'webgpu', 'cpu'];
+    case 'darwin':
+      return ['coreml', 'webgpu', 'cpu'];
+    default:
+      return ['cpu'];
+  }
+}
+
+export function isEpSetting(s: unknown): s is EpSetting {
+  return typeof s === 'string' && (EP_SETTINGS as readonly string[]).includes(s);
+}
+
+/** Backends compiled into this onnxruntime-node build; undefined when the API is missing. */
+function knownBackends(): Set<string> | undefined {
+  const list = (ort as { listSupportedBackends?: () => { name: string }[] }).listSupportedBackends;
+  try {
+    return list ? new Set(list().map((b) => b.name)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CUDA needs provider libraries that onnxruntime-node's postinstall downloads from NuGet; with
+ * `onnxruntime-node-install=skip` (our .npmrc) they are absent and ORT logs a loud error on
+ * every attempt, so check for them first. Undefined = cannot tell, try anyway.
+ */
+function cudaLibrariesMissing(): boolean | undefined {
+  try {
+    const pkg = require.resolve('onnxruntime-node/package.json');
+    const dir = path.join(path.dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
+    if (!fs.existsSync(dir)) return undefined;
+    return !fs.readdirSync(dir).some((f) => f.startsWith('libonnxruntime_providers_cuda'));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface EpAttempt {
+  ep: EpName;
+  error: string;
+}
+
+export interface CreatedSession {
+  session: ort.InferenceSession;
+  /** The EP that created the session (nodes it cannot run still fall back to CPU per node). */
+  ep: EpName;
+  /** EPs tried before it, with why they failed. */
+  failed: EpAttempt[];
+  createMs: number;
+}
+
+export type SessionCreateFailure = 'missing-file' | 'invalid-model' | 'ep-unavailable';
+
+export class SessionCreateError extends Error {
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly attempts: EpAttempt[],
+    readonly reason: SessionCreateFailure,
+  ) {
+    super(message);
+    this.name = 'SessionCreateError';
+  }
+}
+
+export interface CreateSessionOptions {
+  ep?: EpSetting;
+  platform?: NodeJS.Platform;
+  factory?: SessionFactory;
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** How the file is named in errors, e.g. 'unet/model.onnx'; defaults to the full path. */
+  label?: string;
+}
+
+function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.trim().split('\n')[0].replace(/^\/onnxruntime_src\/\S+\s+/, '');
+}
+
+/**
+ * Creates a session with the requested EP. 'auto' walks autoEpOrder() and falls back to cpu;
+ * an explicit EP is strict and its failure names the EP and the file.
+ */
+export async function createSession(file: string, opts: CreateSessionOptions = {}): Promise<CreatedSession> {
+  const setting = opts.ep ?? 'auto';
+  if (!isEpSetting(setting)) throw new Error(`execution provider '${String(setting)}' is not one of ${EP_SETTINGS.join(', ')}`);
+  const label = opts.label ?? file;
+  if (!fs.existsSync(file)) throw new SessionCreateError(`model file ${label} does not exist`, file, [], 'missing-file');
+  const factory = opts.factory ?? defaultSessionFactory;
+  const order = setting === 'auto' ? autoEpOrder(opts.platform) : [setting];
+  const built = opts.factory ? undefined : knownBackends();
+  const failed: EpAttempt[] = [];
+  for (const ep of order) {
+    if (built && !built.has(ep)) {
+      failed.push({ ep, error: `not included in this onnxruntime-node build for ${process.platform}/${process.arch}` });
+      continue;
+    }
+    if (ep === 'cuda' && !opts.factory && process.platform === 'linux' && cudaLibrariesMissing()) {
+      failed.push({ ep, error: 'CUDA provider libraries are not installed (onnxruntime-node was installed without its CUDA download; CUDA 12 + cuDNN 9 are also needed)' });
+      continue;
+    }
+    const started = performance.now();
+    try {
+      const session = await factory(file, { graphOptimizationLevel: 'all', ...opts.sessionOptions, executionProviders: [ep] });
+      return { session, ep, failed, createMs: performance.now() - started };
+    } catch (err) {
+      failed.push({ ep, error: firstLine(err) });
+    }
+  }
+  const detail = failed.map((a) => `  ${a.ep}: ${a.error}`).join('\n');
+  const cpuFailed = failed.some((a) => a.ep === 'cpu' && !a.error.startsWith('not included'));
+  const message = cpuFailed
+    ? `could not load ${label}: the file is not a valid ONNX model for onnxruntime (corrupt, truncated or unsupported)\n${detail}`
+    : `execution provider '${setting}' could not create a session for ${label}; choose 'auto' or 'cpu' instead\n${detail}`;
+  throw new SessionCreateError(message, file, failed, cpuFailed ? 'invalid-model' : 'ep-unavailable');
+}
