@@ -7,4 +7,6 @@
 export function loadTestFiles(): void {
   require('./smoke.test');
   // ↓ extension tests: append here, one require per file.
+  require('./extension.test');
+  require('./backend.test');
 }

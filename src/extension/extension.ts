@@ -1,0 +1,96 @@
+// Composition root: creates the log, settings, backend supervisor, providers and commands, and
+// returns the extension's API (with test hooks used by test/vscode/suite).
+import * as vscode from 'vscode';
+import { BackendSupervisor } from './backend';
+import { nodeBackendFactory } from './backendClientFactory';
+import { BackendStatusBar } from './backendStatusBar';
+import { registerFailableCommand } from './failableCommand';
+import { generateImageCommand, type GenerateCommandOptions } from './generateImageCommand';
+import { GeneratePanelProvider } from './generatePanelProvider';
+import { BackendImageGenerator, GenerationService, type ImageGenerator } from './generation';
+import { MarbleSettings } from './settings';
+import { newWorkflow, openPngAsWorkflow, runWorkflow, selectModelsFolder } from './workflowCommands';
+import { WorkflowEditorProvider } from './workflowEditorProvider';
+import { WorkflowRunner } from './workflowRunner';
+
+/** What `activate` returns; `_test` is for the VS Code test suite only. */
+export interface MarbleApi {
+  readonly backend: BackendSupervisor;
+  readonly _test: {
+    /** Applies a workflow to a document through the custom editor's edit path. */
+    applyWorkflowEdit(uri: vscode.Uri, workflow: Record<string, unknown>): Promise<boolean>;
+    /** Replaces the backend step of generation (undefined restores the real one). */
+    setImageGenerator(generator: ImageGenerator | undefined): void;
+    /** Number of Marble graph editors open on `uri` (`ready`: whose page completed the handshake). */
+    editorCount(uri: vscode.Uri, ready?: boolean): number;
+  };
+}
+
+export function activate(context: vscode.ExtensionContext): MarbleApi {
+  const log = vscode.window.createOutputChannel('Marble', { log: true });
+  context.subscriptions.push(log);
+  const settings = new MarbleSettings(context);
+
+  const backend = new BackendSupervisor(nodeBackendFactory(context.extensionUri.fsPath), () => settings.backendConfig(), log);
+  context.subscriptions.push(backend, new BackendStatusBar(backend.onDidChangePhase, backend.phase));
+
+  // Webviews may show generated images: from the workspace folders and from the staging folder.
+  const imageRoots = () => [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri), settings.stagingFolder()];
+
+  const editors = new WorkflowEditorProvider(context, backend, log, imageRoots);
+  const runner = new WorkflowRunner(backend, settings, log, (doc, wf) => editors.applyWorkflowEdit(doc, wf));
+  editors.runner = runner;
+  context.subscriptions.push(WorkflowEditorProvider.register(editors));
+
+  const realGenerator = new BackendImageGenerator(backend, settings, context.workspaceState, context.extensionUri, log);
+  const generation = new GenerationService(realGenerator, log);
+  const panel = new GeneratePanelProvider(context, backend, generation, settings, log, imageRoots);
+  context.subscriptions.push(GeneratePanelProvider.register(panel));
+
+  const generate = (opts: GenerateCommandOptions) => generateImageCommand(generation, settings, context.workspaceState, opts);
+  const asOptions = (arg: unknown): GenerateCommandOptions =>
+    arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as GenerateCommandOptions) : {};
+  const cmd = (id: string, f: (...args: any[]) => unknown) => context.subscriptions.push(registerFailableCommand(log, id, f));
+
+  cmd('marble.generateImage', (arg?: unknown) => generate(asOptions(arg)));
+  cmd('marble.generateImageHere', (arg?: unknown) => {
+    const folder = arg instanceof vscode.Uri ? arg : asOptions(arg).folder;
+    if (!folder) throw new Error('Generate Image Here needs a folder (run it from the Explorer context menu)');
+    return generate({ ...asOptions(arg), folder });
+  });
+  cmd('marble.generateFromSelection', (arg?: unknown) => generate({ ...asOptions(arg), fromSelection: true }));
+  cmd('marble.newWorkflow', (arg?: unknown) => newWorkflow(context.extensionUri, arg instanceof vscode.Uri ? arg : undefined));
+  cmd('marble.runWorkflow', (arg?: unknown) => runWorkflow(editors, arg instanceof vscode.Uri ? arg : undefined));
+  cmd('marble.interrupt', () => backend.interrupt());
+  cmd('marble.freeMemory', async () => {
+    const freed = await backend.free();
+    vscode.window.setStatusBarMessage(freed ? 'Marble: model memory freed' : 'Marble: no models loaded', 4000);
+    return freed;
+  });
+  cmd('marble.selectModelsFolder', () => selectModelsFolder());
+  cmd('marble.showLogs', () => log.show());
+  cmd('marble.openPngAsWorkflow', (arg?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined));
+
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('marble')) return;
+      backend.reconfigure().catch((err) => log.warn(`Reconfiguring the backend: ${err instanceof Error ? err.message : err}`));
+      panel.refresh();
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => backend.reconfigure().catch(() => undefined)),
+  );
+  log.info(`Marble activated (VS Code ${vscode.version}${settings.testMode ? ', test mode' : ''})`);
+
+  return {
+    backend,
+    _test: {
+      applyWorkflowEdit: async (uri, workflow) => editors.applyWorkflowEdit(await vscode.workspace.openTextDocument(uri), workflow),
+      setImageGenerator: (g) => { generation.generator = g ?? realGenerator; },
+      editorCount: (uri, ready) => editors.sessionCount(uri, ready),
+    },
+  };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions, disposed by VS Code (the backend shuts its child down).
+}

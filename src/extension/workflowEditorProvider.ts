@@ -1,0 +1,236 @@
+// The custom editor for `*.workflow.json`. The TextDocument is the model: the webview renders
+// whatever text it is sent, and each gesture comes back as a whole workflow that becomes ONE
+// minimal WorkspaceEdit (common prefix/suffix of the old text and the canonical text of the new
+// workflow). VS Code then owns undo/redo, dirty state, save, hot exit and split editors.
+import * as vscode from 'vscode';
+import { loadCoreCatalog } from '../workflow/catalog/catalog';
+import { writeCanonicalWorkflow } from '../workflow/canonicalJson';
+import type { ObjectInfo } from '../workflow/objectInfo';
+import {
+  isGraphMessage, WEBVIEW_PROTOCOL_VERSION, type GraphToHost, type HostToGraph, type ThemeKind,
+} from '../protocol/webview';
+import type { BackendSupervisor } from './backend';
+import { errorMessage, reportError } from './failableCommand';
+import { minimalReplacement, withLineEndings } from './minimalEdit';
+import type { RunSink, WorkflowRunner } from './workflowRunner';
+import { detectIndent, parseJsonText, reindentJson } from './workflowText';
+import { webviewHtml, webviewOptions } from './webviewSupport';
+
+export const WORKFLOW_VIEW_TYPE = 'marble.workflowEditor';
+
+function themeKind(): ThemeKind {
+  switch (vscode.window.activeColorTheme.kind) {
+    case vscode.ColorThemeKind.Light: return 'light';
+    case vscode.ColorThemeKind.HighContrast: return 'highContrast';
+    case vscode.ColorThemeKind.HighContrastLight: return 'highContrastLight';
+    default: return 'dark';
+  }
+}
+
+function errorPage(message: string): string {
+  const esc = message.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none';"></head><body><p>${esc}</p></body></html>`;
+}
+
+/** One webview showing one document. */
+class EditorSession {
+  /** The text this webview already shows: a change event with this text is our own echo. */
+  lastText: string | undefined;
+  ready = false;
+
+  constructor(readonly document: vscode.TextDocument, readonly panel: vscode.WebviewPanel) {}
+
+  post(message: HostToGraph): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  /** Sends the document's text (or its parse error) unless the webview already shows it. */
+  sync(force = false): void {
+    if (!this.ready) return;
+    const text = this.document.getText();
+    if (!force && text === this.lastText) return;
+    this.lastText = text;
+    const parsed = parseJsonText(text);
+    if (parsed.ok) this.post({ type: 'update', text });
+    else this.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
+  }
+}
+
+export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
+  private readonly _sessions = new Set<EditorSession>();
+  private _runner: WorkflowRunner | undefined;
+
+  constructor(
+    private readonly _context: vscode.ExtensionContext,
+    private readonly _backend: BackendSupervisor,
+    private readonly _log: vscode.LogOutputChannel,
+    private readonly _imageRoots: () => vscode.Uri[],
+  ) {}
+
+  /** Registers the provider; the runner is set later because it writes through this provider. */
+  static register(provider: WorkflowEditorProvider): vscode.Disposable {
+    return vscode.window.registerCustomEditorProvider(WORKFLOW_VIEW_TYPE, provider, {
+      supportsMultipleEditorsPerDocument: true,
+    });
+  }
+
+  set runner(r: WorkflowRunner) {
+    this._runner = r;
+  }
+
+  /** The document of the active Marble editor, if one is active. */
+  activeDocument(): vscode.TextDocument | undefined {
+    for (const s of this._sessions) if (s.panel.active) return s.document;
+    return undefined;
+  }
+
+  /** Number of open Marble editors on a document; `ready` counts those whose page said ready. */
+  sessionCount(uri: vscode.Uri, ready = false): number {
+    return [...this._sessions].filter((s) => s.document.uri.toString() === uri.toString() && (!ready || s.ready)).length;
+  }
+
+  async resolveCustomTextEditor(document: vscode.TextDocument, panel: vscode.WebviewPanel): Promise<void> {
+    const session = new EditorSession(document, panel);
+    this._sessions.add(session);
+    panel.webview.options = webviewOptions(this._context.extensionUri, 'graph', this._imageRoots());
+    try {
+      panel.webview.html = webviewHtml(panel.webview, this._context.extensionUri, 'graph');
+    } catch (e) {
+      // Without a page the user would face a blank tab: say what failed and offer the text editor.
+      this._log.error(`Workflow editor page: ${e instanceof Error ? e.stack ?? e.message : e}`);
+      panel.webview.options = { enableScripts: false };
+      panel.webview.html = errorPage(`Marble could not build the workflow editor page: ${errorMessage(e)}. Use "Reopen Editor With… → Text Editor".`);
+    }
+
+    const subs: vscode.Disposable[] = [
+      panel.webview.onDidReceiveMessage((m: unknown) => {
+        if (!isGraphMessage(m)) {
+          this._log.warn(`Workflow editor: ignored an invalid message ${JSON.stringify(m)?.slice(0, 200)}`);
+          return;
+        }
+        this._onMessage(session, m).catch((e) => void reportError(this._log, `workflow editor (${m.type})`, e));
+      }),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        // Change events without content changes (dirty-state flips) carry nothing to show.
+        if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) session.sync();
+      }),
+    ];
+    // Every per-editor subscription ends with the panel (drawio's leaked listener is the counter-example).
+    panel.onDidDispose(() => {
+      this._sessions.delete(session);
+      for (const s of subs) s.dispose();
+    });
+  }
+
+  private async _onMessage(session: EditorSession, m: GraphToHost): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        if (m.version !== WEBVIEW_PROTOCOL_VERSION) {
+          this._log.warn(`Workflow webview speaks protocol v${m.version}, host v${WEBVIEW_PROTOCOL_VERSION}`);
+        }
+        await this._init(session);
+        return;
+      case 'edit':
+        await this._applyFromSession(session, m.workflow, m.label);
+        return;
+      case 'run':
+        await this.runDocument(session.document);
+        return;
+      case 'interrupt':
+        await this._backend.interrupt();
+        return;
+      case 'reopenAsText':
+        await vscode.commands.executeCommand('vscode.openWith', session.document.uri, 'default');
+        return;
+      case 'log':
+        this._log[m.level](`[graph webview] ${m.message}`);
+        return;
+    }
+  }
+
+  private async _init(session: EditorSession): Promise<void> {
+    const objectInfo = await this._catalog();
+    const text = session.document.getText();
+    session.ready = true;
+    session.lastText = text;
+    session.post({
+      type: 'init', version: WEBVIEW_PROTOCOL_VERSION, text, objectInfo, theme: themeKind(),
+      readOnly: session.document.uri.scheme === 'git',
+    });
+    const parsed = parseJsonText(text);
+    if (!parsed.ok) session.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
+  }
+
+  /** object_info from the backend when it runs (real model lists), else the static catalogue. */
+  private async _catalog(): Promise<ObjectInfo> {
+    try {
+      const live = await this._backend.objectInfoIfRunning();
+      if (live) return live;
+    } catch (e) {
+      this._log.warn(`object_info from the backend failed, using the static catalogue: ${errorMessage(e)}`);
+    }
+    return loadCoreCatalog();
+  }
+
+  private async _applyFromSession(session: EditorSession, workflow: Record<string, unknown>, label?: string): Promise<void> {
+    const newText = this.textFor(session.document, workflow);
+    // The sender already shows this state: mark it so the change event is not echoed back to it.
+    session.lastText = newText;
+    const applied = await this.applyWorkflowEdit(session.document, workflow);
+    this._log.trace(`Workflow edit${label ? ` (${label})` : ''}: ${applied ? 'applied' : 'no change'}`);
+  }
+
+  /** The document text for a workflow: canonical form, in the document's indentation and EOL. */
+  textFor(document: vscode.TextDocument, workflow: Record<string, unknown>): string {
+    const old = document.getText();
+    const text = reindentJson(writeCanonicalWorkflow(workflow), detectIndent(old, 2));
+    return withLineEndings(text, document.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n');
+  }
+
+  /**
+   * Replaces the document's workflow with `workflow` as one minimal edit; false when nothing
+   * changed. Also the test hook's path (`api._test.applyWorkflowEdit`).
+   */
+  async applyWorkflowEdit(document: vscode.TextDocument, workflow: Record<string, unknown>): Promise<boolean> {
+    if (!workflow || typeof workflow !== 'object' || !Array.isArray(workflow.nodes)) {
+      throw new Error('Workflow edit: expected a UI workflow object with a "nodes" array');
+    }
+    const old = document.getText();
+    const r = minimalReplacement(old, this.textFor(document, workflow));
+    if (!r) return false;
+    const edit = new vscode.WorkspaceEdit();
+    edit.replace(document.uri, new vscode.Range(document.positionAt(r.start), document.positionAt(r.end)), r.text);
+    const ok = await vscode.workspace.applyEdit(edit);
+    if (!ok) throw new Error(`VS Code refused the edit to ${document.uri.fsPath} (read-only?)`);
+    return true;
+  }
+
+  /** Runs a document; its editors (if open) show the progress and results. */
+  async runDocument(document: vscode.TextDocument): Promise<void> {
+    if (!this._runner) throw new Error('Workflow runner is not ready');
+    const sink = this._sinkFor(document);
+    try {
+      await this._runner.run(document, sink);
+    } catch (e) {
+      sink.status('error', errorMessage(e));
+      throw e;
+    }
+  }
+
+  private _sinkFor(document: vscode.TextDocument): RunSink {
+    const each = (f: (s: EditorSession) => void) => {
+      for (const s of this._sessions) if (s.document.uri.toString() === document.uri.toString() && s.ready) f(s);
+    };
+    return {
+      status: (state, message) => each((s) => s.post({ type: 'status', state, message })),
+      executing: (node) => each((s) => s.post({ type: 'executing', node })),
+      progress: (node, value, max) => each((s) => s.post({ type: 'progress', node, value, max })),
+      preview: (node, dataUrl) => each((s) => s.post({ type: 'preview', node, dataUrl })),
+      executed: (node, images) => each((s) => s.post({
+        type: 'executed', node,
+        images: images.map((u) => ({ uri: s.panel.webview.asWebviewUri(u).toString(), filename: u.path.split('/').pop() ?? '' })),
+      })),
+      error: (message, node, nodeErrors) => each((s) => s.post({ type: 'error', message, node, nodeErrors })),
+    };
+  }
+}
