@@ -1,0 +1,57 @@
+// `/object_info` for the registry, with folder-backed combos (checkpoints, input images, …)
+// filled from the configured folders at request time, as ComfyUI lists them on every call.
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { folderOfHint, scanModelFolder, type ListDir } from '../../workflow/modelNames';
+import type { NodeRegistry } from '../../workflow/nodeDefinition';
+import type { InputSpec, ObjectInfo } from '../../workflow/objectInfo';
+import { IMAGE_EXTENSIONS, listFiles } from '../image/inputFiles';
+import type { RuntimeConfig } from '../nodes/runtimeConfig';
+
+export type ModelLister = (folder: string, roots: readonly string[]) => Promise<string[]>;
+
+function listDir(root: string): ListDir {
+  return (rel) => {
+    try {
+      return readdirSync(path.join(root, rel), { withFileTypes: true }).map((d) => ({ name: d.name, isDirectory: d.isDirectory() }));
+    } catch {
+      return [];
+    }
+  };
+}
+
+/**
+ * Model names under `<root>/<folder>` of every models root, by the workflow core's rules (model
+ * extensions, an ONNX pipeline folder is one model, '/'-separated), sorted, duplicates once.
+ */
+export const listModelFiles: ModelLister = async (folder, roots) => {
+  const names = new Set<string>();
+  for (const root of roots) for (const n of scanModelFolder(listDir(root), folder)) names.add(n);
+  return [...names].sort();
+};
+
+async function comboValues(hint: string, config: RuntimeConfig, listModels: ModelLister): Promise<string[]> {
+  if (hint.startsWith('input (image')) return listFiles(config.inputDir, IMAGE_EXTENSIONS);
+  if (hint.startsWith('input')) return listFiles(config.inputDir);
+  // Hints read like "vae (+ 'taesd', …)": the folder is the first word.
+  const folder = folderOfHint(hint);
+  return folder ? listModels(folder, config.modelsRoots) : [];
+}
+
+export async function buildObjectInfo(registry: NodeRegistry, config: RuntimeConfig, listModels: ModelLister = listModelFiles): Promise<ObjectInfo> {
+  const out: ObjectInfo = {};
+  const listings = new Map<string, Promise<string[]>>();
+  for (const [name, def] of registry) {
+    const schema = structuredClone(def.schema);
+    for (const group of [schema.input.required, schema.input.optional]) {
+      for (const spec of Object.values(group ?? {}) as InputSpec[]) {
+        const hint = spec[1]?.x_folder;
+        if (!Array.isArray(spec[0]) || typeof hint !== 'string') continue;
+        if (!listings.has(hint)) listings.set(hint, comboValues(hint, config, listModels));
+        spec[0] = await listings.get(hint)!;
+      }
+    }
+    out[name] = schema;
+  }
+  return out;
+}
