@@ -2,7 +2,9 @@
 import { createRequire } from 'node:module';
 import type { EpCapability } from '../protocol/inference';
 import { Executor } from '../workflow/executor';
+import { reportEp } from './host/backendEvents';
 import { startHost } from './host/startHost';
+import { ModelServices } from './nodes/modelServices';
 import { createNodeRegistry } from './nodes/registry';
 import { defaultRuntimeConfig } from './nodes/runtimeConfig';
 
@@ -17,9 +19,16 @@ function probeEps(): EpCapability[] {
   }
 }
 
+let services: ModelServices | undefined;
+
 startHost({
   config: defaultRuntimeConfig(process.cwd()),
-  createRegistry: createNodeRegistry,
+  createRegistry: (getConfig) => {
+    services = new ModelServices(getConfig, ({ model, provider }) => reportEp(model, provider));
+    return createNodeRegistry(getConfig, services);
+  },
   createExecutor: (registry) => new Executor(registry),
   eps: probeEps(),
+  onConfigure: () => services?.reconfigure(),
+  unloadModels: () => services?.free(),
 });

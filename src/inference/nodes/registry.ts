@@ -3,6 +3,11 @@
 import type { NodeDefinition, NodeRegistry } from '../../workflow/nodeDefinition';
 import { imageNodes } from './image';
 import { latentNodes } from './latent';
+import { conditioningNodes } from './conditioning';
+import { loaderNodes } from './loaders';
+import type { ModelServices } from './modelServices';
+import { samplingNodes } from './sampling';
+import { vaeNodes } from './vae';
 import type { GetConfig } from './runtimeConfig';
 
 /** Builds a registry from families; a class registered twice is a programming error. */
@@ -16,6 +21,9 @@ export function registryOf(...families: NodeDefinition[][]): NodeRegistry {
   return map;
 }
 
-export function createNodeRegistry(getConfig: GetConfig): NodeRegistry {
-  return registryOf(imageNodes(getConfig), latentNodes());
+/** Without `services` only the model-free families are registered (tests of the host use that). */
+export function createNodeRegistry(getConfig: GetConfig, services?: ModelServices): NodeRegistry {
+  const families = [imageNodes(getConfig), latentNodes()];
+  if (services) families.push(loaderNodes(services), conditioningNodes(services), samplingNodes(services), vaeNodes(services));
+  return registryOf(...families);
 }

@@ -1,0 +1,83 @@
+// CLIP Text Encode and friends: tokenize with ComfyUI's weighting rules, run the ONNX text encoder,
+// and produce CONDITIONING lists shaped like ComfyUI's.
+import { encodeTokenWeights, tokenizeWithWeights } from '../text';
+import { tensor } from '../tensor';
+import type { NodeDefinition } from '../../workflow/nodeDefinition';
+import type { ModelServices } from './modelServices';
+import { asClip, asConditioning, type ClipModel, type Conditioning } from './modelTypes';
+import { schemaOf } from './schema';
+
+/**
+ * The encoder output to read for CLIPSetLastLayer's layer index. −1 is `last_hidden_state`;
+ * −k reads `hidden_states.(N+1−k)` (HF's hidden_states[−k]). ComfyUI also applies CLIP's final
+ * LayerNorm to an intermediate layer for SD1.x; its weights are not an output of the ONNX export,
+ * so Marble feeds the intermediate state as exported (documented in the README).
+ */
+export function hiddenOutputName(clip: ClipModel, outputNames: readonly string[]): string {
+  if (clip.layerIdx === -1) return 'last_hidden_state';
+  const layers = outputNames.filter((n) => /^hidden_states\.\d+$/.test(n)).map((n) => Number(n.slice('hidden_states.'.length)));
+  if (layers.length === 0) {
+    throw new Error(
+      `CLIP Set Last Layer ${clip.layerIdx}: the text encoder of '${clip.name}' exports only last_hidden_state; ` +
+        'clip skip needs an export with hidden states (optimum: --output_hidden_states / SDXL-style exports)',
+    );
+  }
+  const n = Math.max(...layers);
+  const index = n + 1 + clip.layerIdx;
+  if (index < 0) throw new Error(`CLIP Set Last Layer ${clip.layerIdx}: the text encoder of '${clip.name}' has only ${n} layers`);
+  return `hidden_states.${index}`;
+}
+
+export async function encodeText(clip: ClipModel, text: string): Promise<Conditioning> {
+  const { chunks } = tokenizeWithWeights(clip.tokenizer, text, { padId: clip.padId });
+  const io = await clip.encoder.open();
+  const outputNames = io.outputs.map((o) => o.name);
+  const hiddenName = hiddenOutputName(clip, outputNames);
+  const pooledName = ['pooler_output', 'text_embeds'].find((n) => outputNames.includes(n));
+  const encoded = await encodeTokenWeights(
+    chunks,
+    async (rows) => {
+      const ids = new Int32Array(rows.length * rows[0].length);
+      rows.forEach((r, i) => ids.set(r, i * r.length));
+      const out = await clip.encoder.run({ input_ids: { ints: ids, shape: [rows.length, rows[0].length] } }, pooledName ? [hiddenName, pooledName] : [hiddenName]);
+      return { hidden: out[hiddenName].data, pooled: pooledName ? out[pooledName].data : null };
+    },
+    { bos: clip.tokenizer.bosId, eos: clip.tokenizer.eosId, pad: clip.padId },
+  );
+  return [[tensor(encoded.shape, encoded.cond), { pooled_output: encoded.pooled }]];
+}
+
+export function conditioningNodes(services: ModelServices): NodeDefinition[] {
+  return [
+    {
+      schema: schemaOf('CLIPTextEncode'),
+      async run(inputs) {
+        const clip = asClip(inputs.clip);
+        if (typeof inputs.text !== 'string') throw new Error(`input 'text' must be a string, got ${typeof inputs.text}`);
+        const cond = await encodeText(clip, inputs.text);
+        if (clip.encoder.ep) services.onEp({ model: `${clip.name}/text_encoder`, provider: clip.encoder.ep });
+        return { outputs: [cond] };
+      },
+    },
+    {
+      schema: schemaOf('CLIPSetLastLayer'),
+      run(inputs) {
+        const clip = asClip(inputs.clip);
+        const layer = Number(inputs.stop_at_clip_layer);
+        if (!Number.isInteger(layer) || layer > -1 || layer < -24) {
+          throw new Error(`input 'stop_at_clip_layer' must be an integer from -24 to -1, got ${String(inputs.stop_at_clip_layer)}`);
+        }
+        const next: ClipModel = { ...clip, layerIdx: layer };
+        return { outputs: [next] };
+      },
+    },
+    {
+      schema: schemaOf('ConditioningCombine'),
+      run(inputs) {
+        const a = asConditioning(inputs.conditioning_1, 'conditioning_1');
+        const b = asConditioning(inputs.conditioning_2, 'conditioning_2');
+        return { outputs: [[...a, ...b]] };
+      },
+    },
+  ];
+}

@@ -1,0 +1,64 @@
+// The values that flow on MODEL, CLIP, VAE and CONDITIONING sockets. ComfyUI passes Python objects
+// here; Marble passes handles to ONNX sessions plus what the sampler and encoders need to know.
+import type { ComponentSession, ModelFolderDescription } from '../models';
+import type { Latent2RgbFactors, ModelSampling } from '../sampling';
+import type { ClipTokenizer } from '../text';
+import type { Tensor } from '../tensor';
+
+/** MODEL: the U-Net and its noise schedule. */
+export interface SdModel {
+  readonly name: string;
+  readonly description: ModelFolderDescription;
+  readonly unet: ComponentSession;
+  readonly modelSampling: ModelSampling;
+  /** VAE latent scale (process_latent_in multiplies by it before sampling). */
+  readonly latentScale: number;
+  readonly latentRgb: Latent2RgbFactors;
+  /** 4 for normal U-Nets, 9 for inpainting ones (latent ‖ mask ‖ masked-image latent). */
+  readonly inChannels: number;
+}
+
+/** CLIP: a text encoder with its tokenizer; `layerIdx` is CLIPSetLastLayer's value (−1 = last). */
+export interface ClipModel {
+  readonly name: string;
+  readonly encoder: ComponentSession;
+  readonly tokenizer: ClipTokenizer;
+  readonly padId: number;
+  readonly layerIdx: number;
+}
+
+/** VAE: decoder and/or encoder sessions. LATENT values are raw VAE latents (unscaled), as in ComfyUI. */
+export interface VaeModel {
+  readonly name: string;
+  readonly decoder?: ComponentSession;
+  readonly encoder?: ComponentSession;
+}
+
+export interface ConditioningExtras {
+  pooled_output?: Float32Array | null;
+  /** InpaintModelConditioning: the masked image's latent (raw) and the mask, for 9-channel U-Nets. */
+  concat_latent_image?: Tensor;
+  concat_mask?: Tensor;
+  strength?: number;
+}
+
+/** CONDITIONING: a list of [cross-attention tensor [1, 77·k, D], extras], as in ComfyUI. */
+export type Conditioning = Array<[Tensor, ConditioningExtras]>;
+
+export function expectObject<T>(value: unknown, type: string, input: string, check: (v: object) => boolean): T {
+  if (typeof value !== 'object' || value === null || !check(value)) {
+    throw new Error(`input '${input}' must be a ${type} (connect the ${type} output of a loader node)`);
+  }
+  return value as T;
+}
+
+export const asModel = (v: unknown, input = 'model') => expectObject<SdModel>(v, 'MODEL', input, (o) => 'unet' in o && 'modelSampling' in o);
+export const asClip = (v: unknown, input = 'clip') => expectObject<ClipModel>(v, 'CLIP', input, (o) => 'encoder' in o && 'tokenizer' in o);
+export const asVae = (v: unknown, input = 'vae') => expectObject<VaeModel>(v, 'VAE', input, (o) => 'decoder' in o || 'encoder' in o);
+
+export function asConditioning(v: unknown, input: string): Conditioning {
+  if (!Array.isArray(v) || v.some((e) => !Array.isArray(e) || !(e[0]?.data instanceof Float32Array))) {
+    throw new Error(`input '${input}' must be a CONDITIONING (connect a CLIP Text Encode node)`);
+  }
+  return v as Conditioning;
+}
