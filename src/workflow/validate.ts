@@ -164,7 +164,10 @@ function validateSync(prompt: ApiPrompt, lookup: SchemaLookup, options: Validate
           const ok = folderBacked ? typeof value === 'string' && matchModelName(value, list as string[]) !== undefined : list.some((o) => o === value);
           if (!ok) {
             const big = list.length > COMBO_LIST_LIMIT;
-            const shown = big ? `(list of length ${list.length})` : `[${list.map((o) => `'${String(o)}'`).join(', ')}]`;
+            // ComfyUI prints "(list of length N)" past 20 options; naming them is what lets a user
+            // act (which samplers exist, which models are installed), so Marble lists up to 60.
+            const names = list.slice(0, 60).map((o) => `'${String(o)}'`).join(', ');
+            const shown = `[${names}${list.length > 60 ? `, … ${list.length - 60} more` : ''}]`;
             const folder = folderOfHint(opts.x_folder);
             const hint = folderBacked ? ` (no such model in ${folder ?? 'the models folder'})` : '';
             reasons.push(reason('value_not_in_list', 'Value not in list', `${name}: '${String(value)}' not in ${shown}${hint} (${where})`, { input_name: name, input_config: big ? null : spec, received_value: value }));

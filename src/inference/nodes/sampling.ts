@@ -10,7 +10,10 @@ import type { Latent } from '../tensor';
 import type { NodeContext, NodeDefinition } from '../../workflow/nodeDefinition';
 import type { ModelServices } from './modelServices';
 import { asConditioning, asModel, type Conditioning, type SdModel } from './modelTypes';
-import { schemaOf } from './schema';
+import { schemaOf, withComboOptions } from './schema';
+
+/** Validation then lists exactly the samplers Marble implements, before any model runs. */
+const samplerSchema = (name: string) => withComboOptions(schemaOf(name), 'sampler_name', SUPPORTED_SAMPLERS);
 import { createUnetCall, maskToLatent } from './unetCall';
 
 const PREVIEW_INTERVAL_MS = 250;
@@ -132,7 +135,7 @@ interface SamplerValue {
 export function samplingNodes(services: ModelServices): NodeDefinition[] {
   return [
     {
-      schema: schemaOf('KSampler'),
+      schema: samplerSchema('KSampler'),
       async run(inputs, ctx) {
         const model = asModel(inputs.model);
         const sampler = String(inputs.sampler_name);
@@ -146,7 +149,7 @@ export function samplingNodes(services: ModelServices): NodeDefinition[] {
       },
     },
     {
-      schema: schemaOf('KSamplerAdvanced'),
+      schema: samplerSchema('KSamplerAdvanced'),
       async run(inputs, ctx) {
         const model = asModel(inputs.model);
         const sampler = String(inputs.sampler_name);
@@ -180,7 +183,7 @@ export function samplingNodes(services: ModelServices): NodeDefinition[] {
       },
     },
     {
-      schema: schemaOf('KSamplerSelect'),
+      schema: samplerSchema('KSamplerSelect'),
       run(inputs) {
         const name = String(inputs.sampler_name);
         if (!SUPPORTED_SAMPLERS.includes(name)) throw new Error(`input 'sampler_name': '${name}' is not supported by Marble; supported: ${SUPPORTED_SAMPLERS.join(', ')}`);
