@@ -9,7 +9,7 @@
 // Usage: node test/vscode/runCodeServer.mjs [--results FILE] [--extension DIR] [--tests FILE]
 //                                           [--timeout-ms N] [--verbose] [--keep]
 // Exit status 0 only when the suite reported exit 0 and its results file shows no failure.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -135,6 +135,10 @@ export async function runCodeServerTests(opts) {
 
   const port = await freePort();
   const serverLog = path.join(tmp, 'code-server.log');
+  // Real generations in the suite run on the project's generated default model (no model hub here).
+  const models = path.join(tmp, 'models');
+  const gen = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/modelgen/cli.ts'), '--default-models', models], { cwd: repoRoot, encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error(`runCodeServer: generating the test model failed: ${gen.stderr || gen.stdout}`);
   const logStream = createWriteStream(serverLog);
   const server = spawn(process.execPath, [
     entry,
@@ -146,7 +150,7 @@ export async function runCodeServerTests(opts) {
     '--extensions-dir', path.join(tmp, 'extensions'),
     '--config', path.join(tmp, 'config.yaml'),
     workspace,
-  ], { env: serverEnv(opts.results), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  ], { env: { ...serverEnv(opts.results), MARBLE_MODELS: models }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   for (const s of [server.stdout, server.stderr]) {
     s.pipe(logStream, { end: false });
     if (opts.verbose) s.on('data', (d) => process.stdout.write(`[code-server] ${d}`));

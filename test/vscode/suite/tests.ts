@@ -9,4 +9,5 @@ export function loadTestFiles(): void {
   // ↓ extension tests: append here, one require per file.
   require('./extension.test');
   require('./backend.test');
+  require('./generation.test');
 }
