@@ -1,0 +1,210 @@
+// Entry of the workflow graph editor webview (bundled to dist/webview/graph.js + graph.css).
+// Handshake: post `ready` → host answers `init` with the text and the node catalogue.
+
+import '@comfyorg/litegraph/style.css';
+import '@vscode/codicons/dist/codicon.css';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
+import { LGraphEventMode, LiteGraph } from '@comfyorg/litegraph';
+import {
+  WEBVIEW_PROTOCOL_VERSION,
+  isHostToGraph,
+  type GraphToHost,
+  type HostToGraph,
+  type RunState,
+} from '../../protocol/webview';
+import { getVsCodeApi, onHostMessage, patchState } from '../vscodeApi';
+import { GraphEditor, type ViewState } from './graphEditor';
+import { ExecutionOverlay } from './executionOverlay';
+import { applyControlAfterGenerate, registerNodeTypes } from './nodeTypes';
+import { applyTheme, readThemeColours, watchTheme, type ThemeColours } from './theme';
+import { parseWorkflowText } from './workflowText';
+import { buildGraphPage, type GraphPage } from './page';
+
+interface GraphViewStateStore { view?: ViewState }
+
+const vscode = getVsCodeApi<GraphToHost, GraphViewStateStore>();
+const post = (m: GraphToHost) => vscode.postMessage(m);
+
+let page: GraphPage;
+let editor: GraphEditor | undefined;
+let colours: ThemeColours = readThemeColours();
+let readOnly = false;
+const overlay = new ExecutionOverlay(() => colours, () => editor?.canvas.setDirty(true, false));
+
+function ensureEditor(): GraphEditor {
+  if (editor) return editor;
+  const ed = new GraphEditor(page.canvas, {
+    onEdit: (workflow, label) => post({ type: 'edit', workflow, label }),
+    onViewChanged: (view) => patchState(vscode, { view }),
+  });
+  editor = ed;
+  colours = applyTheme(ed.canvas);
+  watchTheme(() => { colours = applyTheme(ed.canvas); });
+  const fit = () => {
+    const r = page.canvasHost.getBoundingClientRect();
+    ed.resize(r.width, r.height);
+  };
+  new ResizeObserver(fit).observe(page.canvasHost);
+  fit();
+  // Test and debugging handle; the page has no other way in.
+  (window as unknown as { __marble: unknown }).__marble = { editor: ed, overlay };
+  return ed;
+}
+
+function showParseError(message: string, line?: number, column?: number): void {
+  const where = line && !message.includes(`line ${line}`) ? ` (line ${line}${column ? `, column ${column}` : ''})` : '';
+  page.errorMessage.textContent = message + where;
+  page.errorView.hidden = false;
+  page.canvasHost.hidden = true;
+  page.run.toggleAttribute('disabled', true);
+}
+
+function showGraph(): void {
+  page.errorView.hidden = true;
+  page.canvasHost.hidden = false;
+  page.run.toggleAttribute('disabled', readOnly);
+}
+
+function loadText(text: string, isUpdate: boolean): void {
+  const parsed = parseWorkflowText(text);
+  if (!parsed.ok) {
+    showParseError(parsed.message, parsed.line, parsed.column);
+    return;
+  }
+  const recovering = !page.errorView.hidden;
+  showGraph();
+  const ed = ensureEditor();
+  try {
+    if (isUpdate && !recovering) ed.applyUpdate(parsed.workflow);
+    else {
+      const { missingTypes } = ed.load(parsed.workflow, isUpdate ? undefined : vscode.getState()?.view);
+      if (missingTypes.length) setStatus('idle', `Unknown node types: ${missingTypes.join(', ')}`);
+    }
+  } catch (e) {
+    showParseError(`This workflow could not be drawn: ${e instanceof Error ? e.message : String(e)}`);
+    post({ type: 'log', level: 'error', message: `configure failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}` });
+  }
+}
+
+function setStatus(state: RunState, message?: string): void {
+  page.status.textContent = message ?? state;
+  page.status.dataset.state = state;
+  const busy = state === 'running' || state === 'queued';
+  page.interrupt.toggleAttribute('disabled', !busy);
+  page.progress.hidden = !busy;
+}
+
+function nodeTitle(id: string): string {
+  const node = editor?.node(id);
+  return node ? `${node.title} (#${id})` : `#${id}`;
+}
+
+function listProblems(lines: string[]): void {
+  page.problems.replaceChildren(...lines.map((l) => {
+    const li = document.createElement('li');
+    li.textContent = l;
+    return li;
+  }));
+  page.problems.hidden = lines.length === 0;
+}
+
+function onRun(): void {
+  if (!editor || readOnly) return;
+  editor.flush();
+  post({ type: 'run' });
+  overlay.startRun();
+  listProblems([]);
+  // ComfyUI's "control after generate": seeds move on once the run is queued. The host has the
+  // run's text already (messages are handled in order), so this edit affects the next run.
+  let changed = false;
+  for (const node of editor.graph.nodes) changed = applyControlAfterGenerate(node) || changed;
+  if (changed) {
+    editor.canvas.setDirty(true, false);
+    editor.scheduleCheck('control after generate');
+  }
+}
+
+function handle(msg: HostToGraph): void {
+  switch (msg.type) {
+    case 'init': {
+      if (msg.version !== WEBVIEW_PROTOCOL_VERSION) {
+        showParseError(`Marble's editor (protocol ${WEBVIEW_PROTOCOL_VERSION}) does not match the extension (protocol ${msg.version}). Reload the window.`);
+        return;
+      }
+      readOnly = !!msg.readOnly;
+      const count = registerNodeTypes(msg.objectInfo, {
+        widgetChanged: () => editor?.scheduleCheck('widget'),
+        canvas: () => editor?.canvas,
+        drawOverlay: (node, ctx) => {
+          overlay.draw(node, ctx);
+          drawModeShade(node.mode, node.size, ctx);
+        },
+      });
+      post({ type: 'log', level: 'debug', message: `registered ${count} node types` });
+      setStatus('idle', 'Ready');
+      loadText(msg.text, false);
+      if (editor && readOnly) editor.canvas.read_only = true;
+      return;
+    }
+    case 'update': loadText(msg.text, true); return;
+    case 'parseError': showParseError(msg.message, msg.line, msg.column); return;
+    case 'status': setStatus(msg.state, msg.message); if (msg.state !== 'running') overlay.setRunning(null); return;
+    case 'executing':
+      overlay.setRunning(msg.node);
+      if (msg.node) setStatus('running', `Running ${nodeTitle(msg.node)}`);
+      return;
+    case 'progress':
+      overlay.setProgress(msg.node, msg.value, msg.max);
+      page.progress.setAttribute('max', String(Math.max(1, msg.max)));
+      page.progress.setAttribute('value', String(msg.value));
+      setStatus('running', `${nodeTitle(msg.node)}: ${msg.value}/${msg.max}`);
+      return;
+    case 'preview': overlay.setImages(msg.node, [msg.dataUrl]); return;
+    case 'executed': overlay.setImages(msg.node, msg.images.map((i) => i.uri)); return;
+    case 'error': {
+      const lines: string[] = [];
+      if (msg.nodeErrors) {
+        overlay.setNodeErrors(msg.nodeErrors);
+        for (const [id, entry] of Object.entries(msg.nodeErrors)) {
+          for (const e of entry.errors ?? []) {
+            lines.push(`${nodeTitle(id)}${e.extra_info?.input_name ? ` · ${e.extra_info.input_name}` : ''}: ${e.message}${e.details ? ` (${e.details})` : ''}`);
+          }
+        }
+      }
+      if (msg.node) {
+        overlay.setNodeError(msg.node, msg.message);
+        lines.push(`${nodeTitle(msg.node)}: ${msg.message}`);
+      }
+      if (!lines.length) lines.push(msg.message);
+      listProblems(lines);
+      setStatus('error', msg.message);
+      return;
+    }
+  }
+}
+
+/** Muted nodes are greyed and bypassed ones tinted purple, as in ComfyUI. */
+function drawModeShade(mode: number, size: ArrayLike<number>, ctx: CanvasRenderingContext2D): void {
+  if (mode !== LGraphEventMode.NEVER && mode !== LGraphEventMode.BYPASS) return;
+  ctx.save();
+  ctx.fillStyle = mode === LGraphEventMode.BYPASS ? 'rgba(160, 60, 220, 0.35)' : 'rgba(128, 128, 128, 0.45)';
+  ctx.fillRect(0, -LiteGraph.NODE_TITLE_HEIGHT, size[0], size[1] + LiteGraph.NODE_TITLE_HEIGHT);
+  ctx.restore();
+}
+
+function main(): void {
+  page = buildGraphPage(document.getElementById('app') ?? document.body);
+  page.run.addEventListener('click', onRun);
+  page.interrupt.addEventListener('click', () => post({ type: 'interrupt' }));
+  page.reopen.addEventListener('click', () => post({ type: 'reopenAsText' }));
+  setStatus('idle', 'Loading…');
+  onHostMessage(isHostToGraph, handle, (x) => {
+    // Messages from other sources (extensions of the page itself) are ignored, but typed host
+    // messages that fail validation are worth a log line.
+    if (x && typeof x === 'object' && 'type' in x) post({ type: 'log', level: 'warn', message: `ignored invalid host message ${JSON.stringify(x).slice(0, 200)}` });
+  });
+  post({ type: 'ready', version: WEBVIEW_PROTOCOL_VERSION });
+}
+
+main();

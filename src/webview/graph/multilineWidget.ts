@@ -1,0 +1,98 @@
+// litegraph has no multiline text widget (ComfyUI overlays a DOM textarea). This one is drawn on
+// the canvas (wrapped, clipped text) and edits through litegraph's own textarea prompt, which is
+// CSP-safe. The prompt's callback fires no litegraph change hook, so it notifies the editor itself.
+
+import type { LGraphNode, LGraphCanvas } from '@comfyorg/litegraph';
+import { LiteGraph } from '@comfyorg/litegraph';
+
+export interface MultilineHooks {
+  widgetChanged(node: LGraphNode, name: string): void;
+  canvas(): LGraphCanvas | undefined;
+}
+
+export interface MultilineWidget {
+  type: 'customtext';
+  name: string;
+  value: string;
+  options: Record<string, unknown>;
+  y: number;
+  computedHeight?: number;
+  draw(ctx: CanvasRenderingContext2D, node: LGraphNode, width: number, y: number, height: number): void;
+  computeLayoutSize(): { minHeight: number; maxHeight: number; minWidth: number };
+  mouse(e: PointerEvent, pos: [number, number], node: LGraphNode): boolean;
+}
+
+const MARGIN = 15;
+const LINE_HEIGHT = 14;
+const PAD = 6;
+
+/** Greedy word wrap; words longer than the width are split by characters. */
+export function wrapText(ctx: Pick<CanvasRenderingContext2D, 'measureText'>, text: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (const word of paragraph.split(/(\s+)/)) {
+      const candidate = line + word;
+      if (ctx.measureText(candidate).width <= width || line === '') {
+        line = candidate;
+        while (ctx.measureText(line).width > width && line.length > 1) {
+          let cut = line.length - 1;
+          while (cut > 1 && ctx.measureText(line.slice(0, cut)).width > width) cut--;
+          lines.push(line.slice(0, cut));
+          line = line.slice(cut);
+        }
+      } else {
+        lines.push(line.trimEnd());
+        line = word.trimStart();
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+export function createMultilineWidget(name: string, value: string, hooks: MultilineHooks): MultilineWidget {
+  return {
+    type: 'customtext',
+    name,
+    value,
+    options: { multiline: true },
+    y: 0,
+    draw(ctx, _node, width, y) {
+      const h = Math.max(LINE_HEIGHT + 2 * PAD, (this.computedHeight ?? 60) - 4);
+      const w = width - 2 * MARGIN;
+      ctx.save();
+      ctx.fillStyle = LiteGraph.WIDGET_BGCOLOR;
+      ctx.strokeStyle = LiteGraph.WIDGET_OUTLINE_COLOR;
+      ctx.beginPath();
+      ctx.roundRect(MARGIN, y, w, h, 6);
+      ctx.fill();
+      ctx.stroke();
+      ctx.clip();
+      ctx.font = '12px Arial, sans-serif';
+      ctx.textBaseline = 'top';
+      const text = String(this.value ?? '');
+      ctx.fillStyle = text ? LiteGraph.WIDGET_TEXT_COLOR : LiteGraph.WIDGET_SECONDARY_TEXT_COLOR;
+      const lines = text ? wrapText(ctx, text, w - 2 * PAD) : [name];
+      const maxLines = Math.max(1, Math.floor((h - 2 * PAD) / LINE_HEIGHT));
+      lines.slice(0, maxLines).forEach((line, i) => ctx.fillText(line, MARGIN + PAD, y + PAD + i * LINE_HEIGHT));
+      ctx.restore();
+    },
+    computeLayoutSize() {
+      return { minHeight: 60, maxHeight: 1_000_000, minWidth: 200 };
+    },
+    mouse(e, _pos, node) {
+      if (e.type !== 'pointerdown') return false;
+      const canvas = hooks.canvas();
+      if (!canvas) return false;
+      canvas.prompt(name, this.value, (v: unknown) => {
+        const next = String(v ?? '');
+        if (next === this.value) return;
+        this.value = next;
+        hooks.widgetChanged(node, name);
+        canvas.setDirty(true, false);
+      }, e as never, true);
+      return true;
+    },
+  };
+}
