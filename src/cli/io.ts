@@ -95,7 +95,17 @@ export async function loadInput(file: string): Promise<LoadedInput> {
     }
     return loaded;
   }
-  const text = new TextDecoder('utf-8').decode(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = '';
+  }
+  // Binary junk would otherwise be echoed into the terminal inside JSON.parse's message.
+  if ((text === '' && bytes.length > 0) || /[\0-\x08\x0e-\x1f]/.test(text.slice(0, 4096))) {
+    const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new CliError(`${file} is not valid JSON: it holds binary data (first bytes ${head}), not a workflow or a PNG`);
+  }
   const parsed = parseOrExplain(parseJsonText(text, file), file);
   return parsed.format === 'ui' ? { file, source: 'json', ui: parsed.workflow } : { file, source: 'json', api: parsed.prompt };
 }

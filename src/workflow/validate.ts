@@ -149,6 +149,12 @@ function validateSync(prompt: ApiPrompt, lookup: SchemaLookup, options: Validate
       value = converted.value;
       node.inputs[name] = value as ApiPrompt[string]['inputs'][string];
       if (skip.has(name)) continue;
+      // Python's float('nan') slips past ComfyUI's min/max comparisons and poisons every step
+      // after it; Marble refuses it here, before any model runs.
+      if (typeof value === 'number' && Number.isNaN(value)) {
+        reasons.push(reason('value_not_a_number', 'Value is not a number (NaN)', `${name} (${where}: expected ${describeSpec(spec)})`, { input_name: name, input_config: spec, received_value: value }));
+        continue;
+      }
       const opts = specOptions(spec);
       if (typeof value === 'number' && typeof opts.min === 'number' && value < opts.min) {
         reasons.push(reason('value_smaller_than_min', `Value ${value} smaller than min of ${opts.min}`, `${name} (${where})`, { input_name: name, input_config: spec, received_value: value }));

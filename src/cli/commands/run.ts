@@ -127,7 +127,10 @@ export async function run(argv: string[], io: CliIO = processIO): Promise<number
     client = new BackendClient({ entry: inferenceEntry() });
     client.on('stderr', (chunk) => { if (!args.json) io.err(chunk); });
     await client.start();
-    await client.configure(config);
+    // The child checks the settings (an unknown --ep); that is a usage error, not a failed run.
+    await client.configure(config).catch((e: unknown) => {
+      throw e instanceof BackendRequestError ? new CliError(e.message) : e;
+    });
     let prompt = loaded.api;
     // A UI workflow wins over an embedded API prompt (as ComfyUI's frontend loads PNGs).
     if (loaded.ui) {

@@ -3,7 +3,7 @@
 // antialiasing, plus ComfyUI's own `bislerp`. Working on float tensors (not 8-bit via sharp) keeps
 // latents exact and images free of an extra quantisation; only `lanczos` goes through 8-bit
 // pixels, as ComfyUI's does through PIL (see `resizeImageLanczos` in sharpIo.ts).
-import { tensor, type Tensor } from '../tensor';
+import { checkAllocation, tensor, type Tensor } from '../tensor';
 import { pyRound } from './convert';
 
 export const FLOAT_UPSCALE_METHODS = ['nearest-exact', 'bilinear', 'area', 'bicubic', 'bislerp'] as const;
@@ -220,6 +220,7 @@ export function commonUpscale(t: Tensor, width: number, height: number, method: 
     throw new Error(`upscale_method '${method}' is not one of ${FLOAT_UPSCALE_METHODS.join(', ')}`);
   }
   if (crop !== 'disabled' && crop !== 'center') throw new Error(`crop '${crop}' must be 'disabled' or 'center'`);
+  checkAllocation(t.shape[0] * t.shape[1] * width * height, `the ${t.shape[0]}×${t.shape[1]} result scaled to ${width}×${height}`);
   const src = crop === 'center' ? centerCrop(t, width, height) : t;
   return method === 'bislerp'
     ? bislerp(src, height, width)

@@ -30,6 +30,26 @@ function substitute(prefix: string, width: number, height: number, now: Date): s
 }
 
 /**
+ * Where `filenamePrefix` (after %…% substitution) points inside `outputDir`, without touching the
+ * disk; throws, naming `inputName`, when it would leave the folder (`../x`, `/etc/x`).
+ */
+export function resolveSavePrefix(prefix: string, outputDir: string, inputName = 'filename_prefix', original = prefix): { full: string; filename: string; subfolderNative: string } {
+  if (typeof prefix !== 'string' || prefix.trim() === '') throw new Error(`${inputName}: expected a non-empty file name prefix`);
+  if (prefix.includes('\0')) throw new Error(`${inputName}: the prefix contains a NUL character`);
+  const root = path.resolve(outputDir);
+  // Both separators count on every OS so a workflow written on Windows saves into the same folder.
+  const normalized = path.normalize(prefix.replaceAll('\\', '/'));
+  const filename = path.basename(normalized);
+  const subfolderNative = path.dirname(normalized) === '.' ? '' : path.dirname(normalized);
+  const full = path.resolve(root, subfolderNative);
+  const rel = path.relative(root, path.resolve(full, filename));
+  if (path.isAbsolute(normalized) || rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || filename === '..' || filename === '.') {
+    throw new Error(`${inputName}: '${original}' would save outside the output folder ${root}; use a name or a subfolder inside it`);
+  }
+  return { full, filename, subfolderNative };
+}
+
+/**
  * Resolves `filenamePrefix` (which may name subfolders) inside `outputDir` and finds the next
  * counter. A prefix that resolves outside `outputDir` is refused; `inputName` names the node
  * input in that error.
@@ -45,18 +65,8 @@ export async function getSaveImagePath(
   if (typeof filenamePrefix !== 'string' || filenamePrefix.trim() === '') {
     throw new Error(`${inputName}: expected a non-empty file name prefix`);
   }
-  if (filenamePrefix.includes('\0')) throw new Error(`${inputName}: the prefix contains a NUL character`);
   const prefix = filenamePrefix.includes('%') ? substitute(filenamePrefix, width, height, opts.now ?? new Date()) : filenamePrefix;
-  const root = path.resolve(outputDir);
-  // Both separators count on every OS so a workflow written on Windows saves into the same folder.
-  const normalized = path.normalize(prefix.replaceAll('\\', '/'));
-  const filename = path.basename(normalized);
-  const subfolderNative = path.dirname(normalized) === '.' ? '' : path.dirname(normalized);
-  const full = path.resolve(root, subfolderNative);
-  const rel = path.relative(root, path.resolve(full, filename));
-  if (path.isAbsolute(normalized) || rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || filename === '..' || filename === '.') {
-    throw new Error(`${inputName}: '${filenamePrefix}' would save outside the output folder ${root}; use a name or a subfolder inside it`);
-  }
+  const { full, filename, subfolderNative } = resolveSavePrefix(prefix, outputDir, inputName, filenamePrefix);
   let entries: string[];
   try {
     entries = await fsp.readdir(full);

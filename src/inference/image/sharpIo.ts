@@ -1,7 +1,7 @@
 // Everything that touches sharp (libvips): decoding input images, encoding PNGs and the one
 // resize ComfyUI itself does on 8-bit pixels (lanczos through PIL).
 import sharp from 'sharp';
-import { tensor, type Tensor } from '../tensor';
+import { checkAllocation, tensor, type Tensor } from '../tensor';
 import { imageDims, imageToUint8, nchwToNhwc, nhwcToNchw, uint8ToImage, type RawImage } from './convert';
 import { centerCrop } from './resize';
 
@@ -14,8 +14,19 @@ export interface LoadedImage {
 
 /** Decodes pages of a file (EXIF orientation applied) as RGBA-or-RGB 8-bit frames. */
 async function decodeFrames(file: string | Uint8Array): Promise<{ frames: RawImage[]; hasAlpha: boolean }> {
+  try {
+    return await decodeFramesUnchecked(file);
+  } catch (e) {
+    // sharp's messages ("Input file contains unsupported image format") do not say which file.
+    const what = typeof file === 'string' ? file : `${file.byteLength} bytes of image data`;
+    throw new Error(`cannot decode image ${what}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+async function decodeFramesUnchecked(file: string | Uint8Array): Promise<{ frames: RawImage[]; hasAlpha: boolean }> {
   const input = typeof file === 'string' ? file : Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   const meta = await sharp(input).metadata();
+  checkAllocation((meta.width ?? 0) * (meta.height ?? 0) * (meta.pages ?? 1) * 4, `image: ${meta.width}×${meta.height} × ${meta.pages ?? 1} frame(s)`);
   const pages = meta.pages && meta.pages > 1 ? meta.pages : 1;
   const hasAlpha = Boolean(meta.hasAlpha);
   const frames: RawImage[] = [];

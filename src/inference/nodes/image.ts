@@ -1,11 +1,12 @@
 // Image nodes: load, save, preview, scale, invert, pad. Behaviour follows ComfyUI's nodes.py.
 import { randomInt } from 'node:crypto';
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
-import { tensor, type Tensor } from '../tensor';
+import { checkAllocation, tensor, type Tensor } from '../tensor';
 import { imageDims, nchwToNhwc, nhwcToNchw, pyRound } from '../image/convert';
 import { fileExists, resolveAnnotatedPath, sha256File } from '../image/inputFiles';
 import { commonUpscale } from '../image/resize';
 import { saveImages } from '../image/saveImages';
+import { resolveSavePrefix } from '../image/savePath';
 import { loadImage, loadImageMask, resizeImageLanczos } from '../image/sharpIo';
 import { catalogSchema, type GetConfig } from './runtimeConfig';
 
@@ -29,6 +30,7 @@ function oneOf(inputs: Record<string, unknown>, name: string, options: readonly 
 
 /** `comfy.utils.common_upscale` on an IMAGE ([B,H,W,C]); lanczos goes through 8-bit like ComfyUI's. */
 export async function upscaleImage(image: Tensor, width: number, height: number, method: string, crop: string): Promise<Tensor> {
+  checkAllocation(image.shape[0] * height * width * image.shape[3], `width/height: ${image.shape[0]} image(s) scaled to ${width}×${height}`);
   if (method === 'lanczos') return resizeImageLanczos(image, width, height, crop);
   return nchwToNhwc(commonUpscale(nhwcToNchw(image), width, height, method, crop));
 }
@@ -36,6 +38,18 @@ export async function upscaleImage(image: Tensor, width: number, height: number,
 function savingNode(name: 'SaveImage' | 'PreviewImage', getConfig: GetConfig): NodeDefinition {
   return {
     schema: catalogSchema(name),
+    // Refused while validating, so a bad prefix costs no sampling; %width% etc. cannot add '..'.
+    ...(name === 'SaveImage' && {
+      validateInputs(inputs: Record<string, unknown>) {
+        try {
+          resolveSavePrefix(String(inputs.filename_prefix ?? 'ComfyUI'), getConfig().outputDir);
+          return true;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+      validatesInputs: ['filename_prefix'],
+    }),
     async run(inputs, ctx) {
       imageDims(inputs.images, `${name} input 'images'`);
       const cfg = getConfig();
@@ -129,6 +143,7 @@ const imageInvert: NodeDefinition = {
 export function padForOutpaint(image: Tensor, left: number, top: number, right: number, bottom: number, feathering: number): [Tensor, Tensor] {
   const { b, h, w, c } = imageDims(image, "ImagePadForOutpaint input 'image'");
   const H = h + top + bottom, W = w + left + right;
+  checkAllocation(b * H * W * (c + 1), `left/top/right/bottom: ${b} image(s) padded to ${W}×${H}`);
   const out = tensor([b, H, W, c], new Float32Array(b * H * W * c).fill(0.5));
   for (let i = 0; i < b; i++) {
     for (let y = 0; y < h; y++) {

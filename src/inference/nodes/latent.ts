@@ -1,6 +1,6 @@
 // Latent nodes: empty latents, upscaling and batch bookkeeping, as ComfyUI's nodes.py does them.
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
-import { numel, tensor, type Latent, type Tensor } from '../tensor';
+import { checkAllocation, numel, tensor, type Latent, type Tensor } from '../tensor';
 import { pyRound } from '../image/convert';
 import { commonUpscale, FLOAT_UPSCALE_METHODS } from '../image/resize';
 import { catalogSchema } from './runtimeConfig';
@@ -31,7 +31,8 @@ function sliceBatch(t: Tensor, start: number, length: number): Tensor {
 
 /** `t.repeat(times, 1, 1, 1)`: the whole batch `times` over. */
 function repeatBatch(t: Tensor, times: number): Tensor {
-  const out = tensor([t.shape[0] * times, ...t.shape.slice(1)]);
+  const shape = [t.shape[0] * times, ...t.shape.slice(1)];
+  const out = tensor(shape, undefined, `amount: ${times} copies of a batch of ${t.shape[0]}`);
   for (let i = 0; i < times; i++) out.data.set(t.data, i * t.data.length);
   return out;
 }
@@ -40,15 +41,35 @@ export function emptyLatent(width: number, height: number, batch: number): Laten
   return { samples: tensor([batch, 4, Math.floor(height / 8), Math.floor(width / 8)]) };
 }
 
+/** Size problems of EmptyLatentImage's inputs, or undefined; shared by validation and run. */
+function emptyLatentProblem(width: number, height: number, batch: number): string | undefined {
+  for (const [name, v] of [['width', width], ['height', height]] as const) {
+    if (v % 8 !== 0) return `${name}: ${v} is not a multiple of 8 (the VAE works on 8×8 pixel blocks); try ${Math.max(16, Math.round(v / 8) * 8)}`;
+  }
+  try {
+    checkAllocation(batch * 4 * Math.floor(height / 8) * Math.floor(width / 8), `batch_size: the latent for ${batch} × ${width}×${height}`);
+    // The decoded images are 48× the latent; refusing here beats failing after sampling.
+    checkAllocation(batch * 3 * height * width, `batch_size: the decoded images for ${batch} × ${width}×${height}`);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return undefined;
+}
+
 const emptyLatentImage: NodeDefinition = {
   schema: catalogSchema('EmptyLatentImage'),
+  validateInputs(inputs) {
+    const { width, height, batch_size: batch } = inputs;
+    // Linked or out-of-range values are reported by the generic pass.
+    if (![width, height, batch].every((v) => typeof v === 'number' && Number.isInteger(v) && v > 0)) return true;
+    return emptyLatentProblem(width as number, height as number, batch as number) ?? true;
+  },
   run(inputs) {
     const width = intIn(inputs, 'width', 16, MAX_RESOLUTION);
     const height = intIn(inputs, 'height', 16, MAX_RESOLUTION);
     const batch = intIn(inputs, 'batch_size', 1, 4096);
-    for (const [name, v] of [['width', width], ['height', height]] as const) {
-      if (v % 8 !== 0) throw new Error(`${name}: ${v} is not a multiple of 8 (the VAE works on 8×8 pixel blocks); try ${Math.round(v / 8) * 8}`);
-    }
+    const problem = emptyLatentProblem(width, height, batch);
+    if (problem) throw new Error(problem);
     return { outputs: [emptyLatent(width, height, batch)] };
   },
 };

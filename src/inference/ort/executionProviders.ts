@@ -57,6 +57,14 @@ function cudaLibrariesMissing(): boolean | undefined {
   }
 }
 
+/** What a person can do when an explicitly chosen EP does not load. */
+const EP_HINTS: Partial<Record<EpName, string>> = {
+  cuda: 'to use CUDA, install CUDA 12 + cuDNN 9 and run `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12`',
+  webgpu: 'WebGPU needs a GPU driver with Vulkan (Linux), D3D12 (Windows) or Metal (macOS)',
+  dml: 'DirectML needs Windows 10+ with a DirectX 12 GPU',
+  coreml: 'CoreML needs macOS',
+};
+
 export interface EpAttempt {
   ep: EpName;
   error: string;
@@ -130,9 +138,16 @@ export async function createSession(file: string, opts: CreateSessionOptions = {
     }
   }
   const detail = failed.map((a) => `  ${a.ep}: ${a.error}`).join('\n');
+  // ORT reports a missing weights file like any other load failure; say which file is missing.
+  const externalMissing = failed.map((a) => /External data path does not exist: "?([^"]+)"?/.exec(a.error)?.[1]).find(Boolean);
+  if (externalMissing) {
+    const message = `could not load ${label}: its external weights file ${path.basename(externalMissing)} is missing (expected at ${externalMissing}); copy it next to ${path.basename(file)} from the original model folder\n${detail}`;
+    throw new SessionCreateError(message, file, failed, 'missing-file');
+  }
   const cpuFailed = failed.some((a) => a.ep === 'cpu' && !a.error.startsWith('not included'));
+  const hint = EP_HINTS[setting as EpName];
   const message = cpuFailed
     ? `could not load ${label}: the file is not a valid ONNX model for onnxruntime (corrupt, truncated or unsupported)\n${detail}`
-    : `execution provider '${setting}' could not create a session for ${label}; choose 'auto' or 'cpu' instead\n${detail}`;
+    : `execution provider '${setting}' could not create a session for ${label}; choose 'auto' or 'cpu' instead${hint ? ` (${hint})` : ''}\n${detail}`;
   throw new SessionCreateError(message, file, failed, cpuFailed ? 'invalid-model' : 'ep-unavailable');
 }
