@@ -83,7 +83,9 @@ export async function runSampler(run: SampleRun, ctx: NodeContext, services: Mod
     if (previews && (now - lastPreview >= PREVIEW_INTERVAL_MS || step === info.totalSteps)) {
       lastPreview = now;
       const rgb = latentToRgb(info.denoised, shape, model.latentRgb, 0);
-      preview = { format: 'jpeg' as const, data: await encodeJpeg({ ...rgb, channels: 3 }, 90, 512) };
+      // Like ComfyUI's thumbnail(): shrink to 512 at most, never enlarge (a 512² JPEG of a 64² latent costs ~18× more).
+      const maxSize = Math.max(rgb.width, rgb.height) > 512 ? 512 : undefined;
+      preview = { format: 'jpeg' as const, data: await encodeJpeg({ ...rgb, channels: 3 }, 90, maxSize) };
     }
     ctx.progress(step, info.totalSteps, preview);
   };

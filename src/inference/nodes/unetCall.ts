@@ -15,6 +15,12 @@ interface Row {
   concatMask?: Tensor;
 }
 
+/** A black (pixel 0) image in SD1.x model latent space, per channel: ComfyUI's blank_inpaint_image_like. */
+const BLANK_INPAINT_LATENT = [0.8223, -0.6876, 0.6364, 0.138];
+
+/** torch.round: halves go to the even neighbour (a mask edge resized by bilinear lands on 0.5). */
+const roundHalfEven = (v: number): number => (v - Math.floor(v) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
+
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
@@ -83,8 +89,14 @@ export function createUnetCall(model: SdModel, latentShape: readonly number[], i
         maskDst.set(inpaint.mask.subarray(item * plane, (item + 1) * plane));
       }
       else maskDst.fill(1);
+      // ComfyUI's concat_cond rounds the resized mask: the U-Net was trained on a binary mask.
+      const hasMask = !!(row.concatMask || inpaint?.mask);
+      if (hasMask) for (let i = 0; i < plane; i++) maskDst[i] = roundHalfEven(maskDst[i]);
       const imgDst = sample.subarray(base + per + plane, base + 2 * per + plane);
-      if (row.concatLatent) {
+      if (!hasMask) {
+        // No mask anywhere (txt2img on an inpainting model): ComfyUI's blank_inpaint_image_like.
+        for (let k = 0; k < c; k++) imgDst.fill(BLANK_INPAINT_LATENT[k] ?? 0, k * plane, (k + 1) * plane);
+      } else if (row.concatLatent) {
         const src = row.concatLatent.data;
         const n = src.length / per;
         const item = src.subarray((row.sample % n) * per, (row.sample % n) * per + per);
