@@ -9,6 +9,7 @@ import type {
   BackendEvent, ConfigureParams, HelloMessage, NodeErrorReport, QueueResult,
 } from '../protocol/inference';
 import type { ObjectInfo } from '../workflow/objectInfo';
+import type { BackendPhase } from './backendPhase';
 import { PromptRun, PromptRunError, type PromptRunObserver } from './promptRun';
 import { RestartPolicy } from './restartPolicy';
 
@@ -29,6 +30,9 @@ export interface BackendClientLike {
 /** Starts a client; `log` receives the child's stderr/log lines. */
 export type BackendClientFactory = (log: vscode.LogOutputChannel) => Promise<BackendClientLike>;
 
+/** What the status bar shows (defined in the pure backendPhase.ts). */
+export type { BackendPhase };
+
 /** The validation failure of a queued prompt: ComfyUI's `node_errors`, per node. */
 export class PromptRejectedError extends Error {
   constructor(message: string, readonly nodeErrors: Record<string, NodeErrorReport>) {
@@ -36,15 +40,6 @@ export class PromptRejectedError extends Error {
     this.name = 'PromptRejectedError';
   }
 }
-
-/** What the status bar shows. */
-export type BackendPhase =
-  | { kind: 'stopped' }
-  | { kind: 'starting' }
-  | { kind: 'idle' }
-  | { kind: 'loading'; node: string }
-  | { kind: 'running'; node: string; classType?: string; step?: number; max?: number }
-  | { kind: 'failed'; message: string };
 
 interface TrackedRun {
   run: PromptRun;
@@ -162,10 +157,13 @@ export class BackendSupervisor implements vscode.Disposable {
     const run = new PromptRun(promptId, [...(options.observers ?? [])]);
     const classes = new Map(Object.entries(prompt).map(([id, n]) => [id, n.class_type]));
     this._runs.set(promptId, { run, classes });
-    void run.done.finally(() => {
+    // Cleanup on either outcome; `.finally` would return a second promise that rejects with the
+    // run's error and, when nobody else awaits `done`, surfaces as an unhandled rejection.
+    const settle = () => {
       this._runs.delete(promptId);
       this._updateBusy();
-    });
+    };
+    run.done.then(settle, settle);
     this._updateBusy();
     try {
       const result = await client.queue(prompt, { promptId, extraData: options.extraData });

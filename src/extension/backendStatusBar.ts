@@ -1,22 +1,9 @@
 // One status bar item for the backend: idle / loading model / step x of y / failed. Clicking it
 // shows the logs (where the child's progress and errors are), or interrupts while a run is busy.
 import * as vscode from 'vscode';
-import type { BackendPhase } from './backend';
+import { describePhase, type BackendPhase } from './backendPhase';
 
-/** The text, tooltip and click command for a phase (exported for the VS Code tests). */
-export function describePhase(p: BackendPhase): { text: string; tooltip: string; command: string } {
-  switch (p.kind) {
-    case 'stopped': return { text: '$(circle-outline) Marble', tooltip: 'Marble: inference process not started', command: 'marble.showLogs' };
-    case 'starting': return { text: '$(loading~spin) Marble: starting', tooltip: 'Marble: starting the inference process', command: 'marble.showLogs' };
-    case 'idle': return { text: '$(circle-filled) Marble', tooltip: 'Marble: idle — click to show logs', command: 'marble.showLogs' };
-    case 'loading': return { text: '$(loading~spin) Marble: loading model', tooltip: `Marble: loading a model (node ${p.node}) — click to interrupt`, command: 'marble.interrupt' };
-    case 'running': {
-      const what = p.step !== undefined && p.max !== undefined ? `step ${p.step} of ${p.max}` : (p.classType ?? `node ${p.node}`);
-      return { text: `$(loading~spin) Marble: ${what}`, tooltip: `Marble: running ${p.classType ?? 'node'} ${p.node} — click to interrupt`, command: 'marble.interrupt' };
-    }
-    case 'failed': return { text: '$(error) Marble', tooltip: `Marble: ${p.message} — click to show logs`, command: 'marble.showLogs' };
-  }
-}
+export { describePhase };
 
 export class BackendStatusBar implements vscode.Disposable {
   private readonly _item = vscode.window.createStatusBarItem('marble.backend', vscode.StatusBarAlignment.Right, 100);

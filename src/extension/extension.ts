@@ -1,6 +1,7 @@
 // Composition root: creates the log, settings, backend supervisor, providers and commands, and
 // returns the extension's API (with test hooks used by test/vscode/suite).
 import * as vscode from 'vscode';
+import type { HostToPanel } from '../protocol/webview';
 import { BackendSupervisor } from './backend';
 import { nodeBackendFactory } from './backendClientFactory';
 import { BackendStatusBar } from './backendStatusBar';
@@ -23,6 +24,14 @@ export interface MarbleApi {
     setImageGenerator(generator: ImageGenerator | undefined): void;
     /** Number of Marble graph editors open on `uri` (`ready`: whose page completed the handshake). */
     editorCount(uri: vscode.Uri, ready?: boolean): number;
+    /** Handles `message` as if the ready graph editor on `uri` had posted it (validated like one). */
+    graphMessage(uri: vscode.Uri, message: unknown): Promise<void>;
+    /** Whether the Generate view is open and its page completed the handshake. */
+    panelReady(): boolean;
+    /** Handles `message` as if the Generate view's page had posted it (validated like one). */
+    panelMessage(message: unknown): Promise<void>;
+    /** Sees every message the host posts to the Generate view's page. */
+    tapPanel(listener: (message: HostToPanel) => void): vscode.Disposable;
   };
 }
 
@@ -87,6 +96,10 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
       applyWorkflowEdit: async (uri, workflow) => editors.applyWorkflowEdit(await vscode.workspace.openTextDocument(uri), workflow),
       setImageGenerator: (g) => { generation.generator = g ?? realGenerator; },
       editorCount: (uri, ready) => editors.sessionCount(uri, ready),
+      graphMessage: (uri, message) => editors.receiveForTest(uri, message),
+      panelReady: () => panel.ready,
+      panelMessage: (message) => panel.receiveForTest(message),
+      tapPanel: (listener) => panel.tapForTest(listener),
     },
   };
 }

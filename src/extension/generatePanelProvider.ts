@@ -40,6 +40,8 @@ function comboList(info: ObjectInfo, node: string, input: string): string[] {
 
 export class GeneratePanelProvider implements vscode.WebviewViewProvider {
   private _view: vscode.WebviewView | undefined;
+  private _initialised = false;
+  private readonly _taps = new Set<(m: HostToPanel) => void>();
 
   constructor(
     private readonly _context: vscode.ExtensionContext,
@@ -56,22 +58,44 @@ export class GeneratePanelProvider implements vscode.WebviewViewProvider {
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this._view = view;
+    this._initialised = false;
     view.webview.options = webviewOptions(this._context.extensionUri, 'panel', this._imageRoots());
     view.webview.html = webviewHtml(view.webview, this._context.extensionUri, 'panel');
-    const sub = view.webview.onDidReceiveMessage((m: unknown) => {
-      if (!isPanelMessage(m)) {
-        this._log.warn(`Generate panel: ignored an invalid message ${JSON.stringify(m)?.slice(0, 200)}`);
-        return;
-      }
-      this._onMessage(m).catch((e) => void reportError(this._log, `generate panel (${m.type})`, e));
-    });
+    const sub = view.webview.onDidReceiveMessage((m: unknown) => void this._receive(m));
     view.onDidDispose(() => {
       sub.dispose();
       if (this._view === view) this._view = undefined;
     });
   }
 
+  /** Every message of the page goes through here: checked against the protocol, then handled. */
+  private async _receive(m: unknown): Promise<void> {
+    if (!isPanelMessage(m)) {
+      this._log.warn(`Generate panel: ignored an invalid message ${JSON.stringify(m)?.slice(0, 200)}`);
+      return;
+    }
+    await this._onMessage(m).catch((e) => void reportError(this._log, `generate panel (${m.type})`, e));
+  }
+
+  /** Whether the view is resolved and its page has completed the ready → init handshake. */
+  get ready(): boolean {
+    return this._view !== undefined && this._initialised;
+  }
+
+  /** Test hook: handles `message` as if the page had posted it; resolves once it was handled. */
+  receiveForTest(message: unknown): Promise<void> {
+    if (!this._view) return Promise.reject(new Error('The Marble Generate view is not open'));
+    return this._receive(message);
+  }
+
+  /** Test hook: sees every message posted to the page. */
+  tapForTest(listener: (m: HostToPanel) => void): vscode.Disposable {
+    this._taps.add(listener);
+    return new vscode.Disposable(() => this._taps.delete(listener));
+  }
+
   private _post(m: HostToPanel): void {
+    for (const t of this._taps) t(m);
     void this._view?.webview.postMessage(m);
   }
 
@@ -112,6 +136,7 @@ export class GeneratePanelProvider implements vscode.WebviewViewProvider {
     };
     if (!models.includes(defaults.model)) defaults.model = models[0] ?? '';
     this._post({ type: 'init', version: WEBVIEW_PROTOCOL_VERSION, models, samplers, schedulers, defaults, gallery: await this._gallery() });
+    this._initialised = true;
   }
 
   private async _gallery(): Promise<GalleryItem[]> {

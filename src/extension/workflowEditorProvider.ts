@@ -36,6 +36,14 @@ function errorPage(message: string): string {
 class EditorSession {
   /** The text this webview already shows: a change event with this text is our own echo. */
   lastText: string | undefined;
+  /**
+   * Texts of this webview's edits not yet seen in a change event, oldest first. With several
+   * edits in flight, an intermediate text must not be sent back: the page already shows a newer
+   * state and would briefly revert to it.
+   */
+  readonly echoes: string[] = [];
+  /** This webview's edits, applied one after another in the order the page sent them. */
+  edits: Promise<void> = Promise.resolve();
   ready = false;
 
   constructor(readonly document: vscode.TextDocument, readonly panel: vscode.WebviewPanel) {}
@@ -48,6 +56,11 @@ class EditorSession {
   sync(force = false): void {
     if (!this.ready) return;
     const text = this.document.getText();
+    const echo = this.echoes.indexOf(text);
+    if (!force && echo >= 0) {
+      this.echoes.splice(0, echo + 1);
+      return;
+    }
     if (!force && text === this.lastText) return;
     this.lastText = text;
     const parsed = parseJsonText(text);
@@ -103,13 +116,7 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     }
 
     const subs: vscode.Disposable[] = [
-      panel.webview.onDidReceiveMessage((m: unknown) => {
-        if (!isGraphMessage(m)) {
-          this._log.warn(`Workflow editor: ignored an invalid message ${JSON.stringify(m)?.slice(0, 200)}`);
-          return;
-        }
-        this._onMessage(session, m).catch((e) => void reportError(this._log, `workflow editor (${m.type})`, e));
-      }),
+      panel.webview.onDidReceiveMessage((m: unknown) => void this._receive(session, m)),
       vscode.workspace.onDidChangeTextDocument((e) => {
         // Change events without content changes (dirty-state flips) carry nothing to show.
         if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) session.sync();
@@ -122,6 +129,25 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     });
   }
 
+  /** Every message of a page goes through here: checked against the protocol, then handled. */
+  private async _receive(session: EditorSession, m: unknown): Promise<void> {
+    if (!isGraphMessage(m)) {
+      this._log.warn(`Workflow editor: ignored an invalid message ${JSON.stringify(m)?.slice(0, 200)}`);
+      return;
+    }
+    await this._onMessage(session, m).catch((e) => void reportError(this._log, `workflow editor (${m.type})`, e));
+  }
+
+  /**
+   * Test hook: handles `message` as if the ready Marble editor on `uri` had posted it (same
+   * validation and handling as a real page). Resolves once it was handled.
+   */
+  async receiveForTest(uri: vscode.Uri, message: unknown): Promise<void> {
+    const session = [...this._sessions].find((s) => s.ready && s.document.uri.toString() === uri.toString());
+    if (!session) throw new Error(`No ready Marble editor on ${uri.toString()}`);
+    await this._receive(session, message);
+  }
+
   private async _onMessage(session: EditorSession, m: GraphToHost): Promise<void> {
     switch (m.type) {
       case 'ready':
@@ -130,9 +156,13 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
         }
         await this._init(session);
         return;
-      case 'edit':
-        await this._applyFromSession(session, m.workflow, m.label);
+      case 'edit': {
+        // Chained: each edit is computed against the text the previous one produced.
+        const next = session.edits.then(() => this._applyFromSession(session, m.workflow, m.label));
+        session.edits = next.catch(() => undefined);
+        await next;
         return;
+      }
       case 'run':
         await this.runDocument(session.document);
         return;
@@ -176,7 +206,17 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     const newText = this.textFor(session.document, workflow);
     // The sender already shows this state: mark it so the change event is not echoed back to it.
     session.lastText = newText;
-    const applied = await this.applyWorkflowEdit(session.document, workflow);
+    if (newText !== session.document.getText()) session.echoes.push(newText);
+    let applied: boolean;
+    try {
+      applied = await this.applyWorkflowEdit(session.document, workflow);
+    } catch (e) {
+      // Refused: the page shows a state the document does not hold; send it the document again.
+      const i = session.echoes.indexOf(newText);
+      if (i >= 0) session.echoes.splice(i, 1);
+      session.sync(true);
+      throw e;
+    }
     this._log.trace(`Workflow edit${label ? ` (${label})` : ''}: ${applied ? 'applied' : 'no change'}`);
   }
 
@@ -209,6 +249,9 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   async runDocument(document: vscode.TextDocument): Promise<void> {
     if (!this._runner) throw new Error('Workflow runner is not ready');
     const sink = this._sinkFor(document);
+    // A page flushes its last gesture just before it posts `run` (and a title-bar Run may follow
+    // a gesture closely): run what the editors show, not the text before their edits landed.
+    await Promise.all([...this._sessions].filter((s) => s.document === document).map((s) => s.edits));
     try {
       await this._runner.run(document, sink);
     } catch (e) {

@@ -139,8 +139,31 @@ describe('graph editor webview (Chromium, shipped CSP)', function () {
     assert.equal((await edits()).length, 1, 'an update never produces an edit');
   });
 
+  it('a graph cut off at the file\'s viewport is zoomed out to fit on first open, and nothing is written', async () => {
+    await openDefault(900);
+    const fit = await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const { offset, scale } = editor.canvas.ds;
+      const c = editor.canvas.canvas as HTMLCanvasElement;
+      const inside = editor.graph.nodes.every((n: any) => {
+        const [x, y0] = n.pos;
+        const [w, h0] = n.size;
+        const y = y0 - 30;
+        const h = h0 + 30;
+        return (x + offset[0]) * scale >= 0 && (y + offset[1]) * scale >= 0
+          && (x + w + offset[0]) * scale <= c.clientWidth && (y + h + offset[1]) * scale <= c.clientHeight;
+      });
+      return { scale, inside };
+    });
+    assert.ok(fit.scale < 1, `zoomed out (scale ${fit.scale})`);
+    assert.equal(fit.inside, true, 'every node is on screen');
+    await wv.page.waitForTimeout(50);
+    assert.equal((await edits()).length, 0, 'fitting the view is not an edit');
+  });
+
   it('dragging a node posts one edit on drop with the new position', async () => {
-    await openDefault();
+    // Wide enough for the whole graph at scale 1 (a clipped graph is zoomed to fit on open).
+    await openDefault(1700);
     const box = (await wv.page.locator('#graph-canvas').boundingBox())!;
     // Empty Latent Image (id 5) at [473, 609]; its title bar is 30 px above pos, view at 0,0 scale 1.
     const x = box.x + 473 + 120;
@@ -175,7 +198,8 @@ describe('graph editor webview (Chromium, shipped CSP)', function () {
   });
 
   it('zooming persists the view in webview state and writes nothing', async () => {
-    await openDefault();
+    // Wide enough for the whole graph at scale 1 (a clipped graph is zoomed to fit on open).
+    await openDefault(1700);
     const box = (await wv.page.locator('#graph-canvas').boundingBox())!;
     await wv.page.mouse.move(box.x + 300, box.y + 300);
     await wv.page.mouse.wheel(0, -400);
@@ -239,10 +263,11 @@ describe('graph editor webview (Chromium, shipped CSP)', function () {
     await wv.page.locator('#run').click();
     const posted = await wv.waitForPosted(1, 'run');
     assert.deepEqual(posted[0], { type: 'run' });
-    // The seed control ("randomize") moves the seed after queueing, as an edit.
-    const [seedEdit] = await wv.waitForPosted<{ workflow: Wf; label: string }>(1, 'edit');
-    assert.equal(seedEdit.label, 'control after generate');
-    assert.notEqual(seedEdit.workflow.nodes.find((n) => n.id === 3)!.widgets_values![0], 156680208700286);
+    // "Control after generate" is applied once, by the host, after queueing: the page itself
+    // must not move the seed (it would be applied twice per run).
+    await wv.page.waitForTimeout(150);
+    assert.equal((await wv.posted()).filter((m) => (m as { type: string }).type === 'edit').length, 0, 'no edit posted by Run');
+    assert.equal(await wv.page.evaluate(() => (window as any).__marble.editor.node(3).widgets[0].value), 156680208700286);
     await wv.send({ type: 'status', state: 'running', message: 'Running' });
     await wv.send({ type: 'executing', node: '3' });
     await wv.send({ type: 'progress', node: '3', value: 12, max: 20 });

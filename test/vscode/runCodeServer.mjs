@@ -8,6 +8,7 @@
 //
 // Usage: node test/vscode/runCodeServer.mjs [--results FILE] [--extension DIR] [--tests FILE]
 //                                           [--timeout-ms N] [--verbose] [--keep]
+//                                           [--screenshots DIR | --no-screenshots]
 // Exit status 0 only when the suite reported exit 0 and its results file shows no failure.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ function parseArgs(argv) {
     timeoutMs: Number(process.env.MARBLE_VSCODE_TIMEOUT_MS) || 6 * 60_000,
     verbose: !!process.env.MARBLE_TEST_VERBOSE,
     keep: false,
+    // The suite's showcase test opens a workflow in the graph editor and the Marble view, then asks.
+    screenshots: process.env.MARBLE_SCREENSHOTS === '0' ? undefined : path.join(repoRoot, 'test-results', 'screenshots'),
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -45,6 +48,8 @@ function parseArgs(argv) {
     else if (a === '--timeout-ms') opts.timeoutMs = Number(value());
     else if (a === '--verbose') opts.verbose = true;
     else if (a === '--keep') opts.keep = true;
+    else if (a === '--screenshots') opts.screenshots = path.resolve(value());
+    else if (a === '--no-screenshots') opts.screenshots = undefined;
     else throw new Error(`runCodeServer: unknown argument '${a}'`);
   }
   if (!(opts.timeoutMs > 0)) throw new Error('runCodeServer: --timeout-ms must be a positive number');
@@ -100,6 +105,46 @@ function serverEnv(resultsFile) {
   return { ...env, MARBLE_TEST_RESULTS: resultsFile, MARBLE_TEST_MODE: '1' };
 }
 
+/**
+ * Screenshots of the workbench as the suite left it: the whole window, the editor area (Marble's
+ * graph editor) and the side bar (the Marble view). A failure here is reported, never fatal:
+ * the pictures are for people, the suite's verdict is the results file.
+ */
+async function takeScreenshots(page, dir) {
+  try {
+    mkdirSync(dir, { recursive: true });
+    // Webviews paint asynchronously inside nested iframes; give the last frame time to land.
+    await page.waitForTimeout(1000);
+    const shots = [
+      ['vscode-workbench.png', null],
+      ['vscode-graph-editor.png', '.part.editor'],
+      ['vscode-panel.png', '.part.sidebar'],
+    ];
+    if (process.env.MARBLE_SCREENSHOT_DEBUG) {
+      for (const f of page.frames()) {
+        const info = await f.evaluate(() => {
+          const app = document.getElementById('app');
+          const r = app?.getBoundingClientRect();
+          return `${document.body?.innerHTML.length ?? 0} chars, #app ${r ? `${r.width}x${r.height}` : 'none'}, ${innerWidth}x${innerHeight}`;
+        }).catch((e) => `(${e.message.slice(0, 80)})`);
+        console.log(`[vscode] frame ${f.url().slice(0, 120)}: ${info}`);
+      }
+    }
+    for (const [name, selector] of shots) {
+      const file = path.join(dir, name);
+      const target = selector ? page.locator(selector).first() : page;
+      if (selector && !(await target.isVisible())) {
+        console.warn(`[vscode] screenshot ${name}: ${selector} is not visible`);
+        continue;
+      }
+      await target.screenshot({ path: file });
+      console.log(`[vscode] screenshot ${path.relative(repoRoot, file)}`);
+    }
+  } catch (err) {
+    console.warn(`[vscode] screenshots failed: ${err instanceof Error ? err.message : err}`);
+  }
+}
+
 async function killGroup(child) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -139,6 +184,11 @@ export async function runCodeServerTests(opts) {
   const models = path.join(tmp, 'models');
   const gen = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/modelgen/cli.ts'), '--default-models', models], { cwd: repoRoot, encoding: 'utf8' });
   if (gen.status !== 0) throw new Error(`runCodeServer: generating the test model failed: ${gen.stderr || gen.stdout}`);
+  // The suite's showcase test writes `ready` here when the workbench shows what should be
+  // photographed, and waits for `taken`: views are still live then (after the suite ends, VS Code
+  // disposes webview views with the extension host).
+  const signalDir = path.join(tmp, 'screenshot-signal');
+  mkdirSync(signalDir, { recursive: true });
   const logStream = createWriteStream(serverLog);
   const server = spawn(process.execPath, [
     entry,
@@ -150,7 +200,7 @@ export async function runCodeServerTests(opts) {
     '--extensions-dir', path.join(tmp, 'extensions'),
     '--config', path.join(tmp, 'config.yaml'),
     workspace,
-  ], { env: { ...serverEnv(opts.results), MARBLE_MODELS: models }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  ], { env: { ...serverEnv(opts.results), MARBLE_MODELS: models, MARBLE_SCREENSHOT_SIGNAL: signalDir }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   for (const s of [server.stdout, server.stderr]) {
     s.pipe(logStream, { end: false });
     if (opts.verbose) s.on('data', (d) => process.stdout.write(`[code-server] ${d}`));
@@ -164,7 +214,8 @@ export async function runCodeServerTests(opts) {
     console.log(`[vscode] code-server ${port} up in ${((Date.now() - t0) / 1000).toFixed(1)} s; opening the workbench`);
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
-    const page = await (await browser.newContext()).newPage();
+    // Large enough that the graph editor and the Marble view are both readable in the screenshots.
+    const page = await (await browser.newContext({ viewport: { width: 1600, height: 1000 } })).newPage();
 
     let onExit;
     const exited = new Promise((r) => { onExit = r; });
@@ -190,8 +241,16 @@ export async function runCodeServerTests(opts) {
     const timedOut = new Promise((r) => { timer = setTimeout(() => r('timeout'), opts.timeoutMs); });
     const serverDied = new Promise((r) => server.once('exit', (c) => r(`server-exit:${c}`)));
     const browserDied = new Promise((r) => browser.once('disconnected', () => r('browser-disconnected')));
+    let shotsDone = false;
+    const shooter = setInterval(() => {
+      if (shotsDone || !existsSync(path.join(signalDir, 'ready'))) return;
+      shotsDone = true;
+      const shots = opts.screenshots ? takeScreenshots(page, opts.screenshots) : Promise.resolve();
+      void shots.finally(() => writeFileSync(path.join(signalDir, 'taken'), ''));
+    }, 200);
     const outcome = await Promise.race([exited, timedOut, serverDied, browserDied]);
     clearTimeout(timer);
+    clearInterval(shooter);
     if (typeof outcome === 'number') exitCode = outcome;
     else if (outcome === 'timeout') failure = `the suite did not finish within ${opts.timeoutMs / 1000} s`;
     else if (outcome === 'browser-disconnected') failure = 'Chromium closed or crashed before the suite finished';

@@ -41,6 +41,8 @@ export class GraphEditor {
     el.tabIndex = 0;
     this.canvas = new LGraphCanvas(el, this.graph);
     this.canvas.show_info = false;
+    // litegraph outlines the canvas size in graph space, a stray box once the view is zoomed.
+    this.canvas.render_canvas_border = false;
     this.hookChanges();
   }
 
@@ -69,6 +71,9 @@ export class GraphEditor {
     const ds = (workflow.extra as { ds?: ViewState } | undefined)?.ds;
     const target = keep ?? (ds && Array.isArray(ds.offset) && typeof ds.scale === 'number' ? ds : undefined);
     if (target) this.setView(target);
+    // First open without a remembered view: a graph cut off at the file's viewport is zoomed out
+    // to fit, so the whole workflow is on screen (the view is not written into the document).
+    if (!keep) this.fitIfClipped();
     this.loaded = true;
     this.baseline = JSON.stringify(this.serialize());
     this.canvas.setDirty(true, true);
@@ -100,6 +105,32 @@ export class GraphEditor {
     this.canvas.ds.offset[0] = v.offset[0];
     this.canvas.ds.offset[1] = v.offset[1];
     this.canvas.ds.scale = v.scale;
+    this.canvas.setDirty(true, true);
+  }
+
+  /** Zooms to the graph's bounds when part of it lies outside the canvas at the current view. */
+  fitIfClipped(): void {
+    const nodes = this.graph.nodes;
+    if (!nodes.length) return;
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    // From pos/size: litegraph refreshes boundingRect only when it draws a frame.
+    const title = LiteGraph.NODE_TITLE_HEIGHT;
+    for (const n of nodes) {
+      const [x, y] = n.pos;
+      const [w, h] = n.size;
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y - title); x1 = Math.max(x1, x + w); y1 = Math.max(y1, y + h);
+    }
+    const dpr = window.devicePixelRatio || 1;
+    const { offset, scale } = this.canvas.ds;
+    const vw = this.el.width / dpr / scale;
+    const vh = this.el.height / dpr / scale;
+    const vx = -offset[0];
+    const vy = -offset[1];
+    if (vw <= 1 || vh <= 1) return; // not laid out yet
+    if (x0 >= vx && y0 >= vy && x1 <= vx + vw && y1 <= vy + vh) return;
+    const margin = 24;
+    this.canvas.ds.fitToBounds([x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin], { zoom: 1 });
+    this.canvas.ds.scale = Math.min(this.canvas.ds.scale, 1);
     this.canvas.setDirty(true, true);
   }
 

@@ -16,7 +16,7 @@ import {
 import { getVsCodeApi, onHostMessage, patchState } from '../vscodeApi';
 import { GraphEditor, type ViewState } from './graphEditor';
 import { ExecutionOverlay } from './executionOverlay';
-import { applyControlAfterGenerate, registerNodeTypes } from './nodeTypes';
+import { registerNodeTypes } from './nodeTypes';
 import { applyTheme, readThemeColours, watchTheme, type ThemeColours } from './theme';
 import { parseWorkflowText } from './workflowText';
 import { buildGraphPage, type GraphPage } from './page';
@@ -87,8 +87,12 @@ function loadText(text: string, isUpdate: boolean): void {
   }
 }
 
+const STATE_LABELS: Record<RunState, string> = {
+  idle: 'Ready', queued: 'Queued…', running: 'Running…', done: 'Done', error: 'Failed', interrupted: 'Interrupted',
+};
+
 function setStatus(state: RunState, message?: string): void {
-  page.status.textContent = message ?? state;
+  page.status.textContent = message ?? STATE_LABELS[state];
   page.status.dataset.state = state;
   const busy = state === 'running' || state === 'queued';
   page.interrupt.toggleAttribute('disabled', !busy);
@@ -111,18 +115,13 @@ function listProblems(lines: string[]): void {
 
 function onRun(): void {
   if (!editor || readOnly) return;
+  // The host runs the document text, so the gesture in flight must reach it first; the host
+  // orders this edit before the run. "Control after generate" is the host's job (it applies it
+  // once, after queueing, whichever way the run started) and arrives here as an update.
   editor.flush();
   post({ type: 'run' });
   overlay.startRun();
   listProblems([]);
-  // ComfyUI's "control after generate": seeds move on once the run is queued. The host has the
-  // run's text already (messages are handled in order), so this edit affects the next run.
-  let changed = false;
-  for (const node of editor.graph.nodes) changed = applyControlAfterGenerate(node) || changed;
-  if (changed) {
-    editor.canvas.setDirty(true, false);
-    editor.scheduleCheck('control after generate');
-  }
 }
 
 function handle(msg: HostToGraph): void {

@@ -10,8 +10,6 @@ import { createMultilineWidget } from './multilineWidget';
 
 export const SEED_CONTROL_VALUES = ['fixed', 'increment', 'decrement', 'randomize'] as const;
 export const CONTROL_WIDGET = 'control_after_generate';
-/** ComfyUI caps random seeds here so they stay exact as JS numbers. */
-const RANDOM_SEED_CAP = 1125899906842624;
 
 export interface NodeTypeHooks {
   /** Called after any widget value change (UI gesture or setValue). */
@@ -157,34 +155,4 @@ export function applyPostLoadPatches(nodes: Iterable<LGraphNode>): void {
       node.setSize([Math.max(node.size[0], min[0]), Math.max(node.size[1], min[1])]);
     }
   }
-}
-
-/**
- * After a run is queued, seed widgets follow their control (ComfyUI's "control after generate").
- * Returns true when a value changed. `random` is injectable for tests.
- */
-export function applyControlAfterGenerate(node: LGraphNode, random: () => number = Math.random): boolean {
-  const widgets = widgetList(node);
-  let changed = false;
-  widgets.forEach((w, i) => {
-    if (w.name !== CONTROL_WIDGET || i === 0) return;
-    const target = widgets[i - 1];
-    if (target.type !== 'number' || typeof target.value !== 'number') return;
-    const o = target.options as { min?: number; max?: number; step2?: number };
-    const min = o.min ?? 0;
-    const max = Math.min(o.max ?? RANDOM_SEED_CAP, RANDOM_SEED_CAP);
-    const step = o.step2 ?? 1;
-    let v = target.value;
-    switch (w.value) {
-      case 'increment': v = Math.min(max, v + step); break;
-      case 'decrement': v = Math.max(min, v - step); break;
-      case 'randomize': v = min + Math.floor(random() * ((max - min) / step + 1)) * step; break;
-      default: return;
-    }
-    if (v !== target.value) {
-      target.value = v;
-      changed = true;
-    }
-  });
-  return changed;
 }

@@ -10,4 +10,7 @@ export function loadTestFiles(): void {
   require('./extension.test');
   require('./backend.test');
   require('./generation.test');
+  require('./seams.test');
+  // Keep last: it leaves editors open for the runner's screenshots.
+  require('./showcase.test');
 }
