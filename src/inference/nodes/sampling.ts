@@ -152,6 +152,16 @@ export function samplingNodes(services: ModelServices): NodeDefinition[] {
     },
     {
       schema: samplerSchema('KSamplerAdvanced'),
+      // ComfyUI silently returns the latent untouched here; a user who set the steps that way
+      // almost always meant something else, so Marble says so before any model runs.
+      validateInputs(inputs) {
+        const start = inputs.start_at_step;
+        const end = inputs.end_at_step;
+        if (typeof start === 'number' && typeof end === 'number' && start > end) {
+          return `start_at_step (${start}) is beyond end_at_step (${end}); nothing would be sampled`;
+        }
+        return true;
+      },
       async run(inputs, ctx) {
         const model = asModel(inputs.model);
         const sampler = String(inputs.sampler_name);

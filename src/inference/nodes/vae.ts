@@ -3,7 +3,7 @@
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
 import { imageDims } from '../image/convert';
 import { interpolate } from '../image/resize';
-import { tensor, type Latent, type Tensor } from '../tensor';
+import { checkAllocation, tensor, type Latent, type Tensor } from '../tensor';
 import type { ModelServices } from './modelServices';
 import { asConditioning, asVae, type Conditioning, type VaeModel } from './modelTypes';
 import { schemaOf } from './schema';
@@ -40,6 +40,8 @@ export async function vaeDecode(vae: VaeModel, latent: Latent, services: ModelSe
   const [b, c, h, w] = latent.samples.shape;
   if (c !== 4) throw new Error(`input 'samples' has ${c} channels; the VAE decodes 4-channel latents`);
   const per = c * h * w;
+  // Refuse before decoding anything: the output is 8× the latent in each direction.
+  checkAllocation(b * h * 8 * w * 8 * 3, `VAE Decode output: ${b} × ${w * 8}×${h * 8}`);
   let image: Tensor | undefined;
   for (let i = 0; i < b; i++) {
     const px = await decodeOne(vae, latent.samples.data.subarray(i * per, (i + 1) * per), h, w);
@@ -63,7 +65,7 @@ export async function vaeDecodeTiled(vae: VaeModel, latent: Latent, tileSize: nu
   const stride = Math.max(1, tile - ov);
   const H = h * 8;
   const W = w * 8;
-  const image = tensor([b, H, W, 3]);
+  const image = tensor([b, H, W, 3], undefined, `VAE Decode (Tiled) output: ${b} × ${W}×${H}`);
   const weight = new Float32Array(H * W);
   const per = c * h * w;
   const starts = (n: number) => {
