@@ -8,7 +8,8 @@ import { commonUpscale } from '../image/resize';
 import { saveImages } from '../image/saveImages';
 import { resolveSavePrefix } from '../image/savePath';
 import { loadImage, loadImageMask, resizeImageLanczos } from '../image/sharpIo';
-import { catalogSchema, type GetConfig } from './runtimeConfig';
+import type { GetConfig } from './runtimeConfig';
+import { schemaOf } from './schema';
 
 export const IMAGE_UPSCALE_METHODS = ['nearest-exact', 'bilinear', 'area', 'bicubic', 'lanczos'];
 
@@ -37,7 +38,7 @@ export async function upscaleImage(image: Tensor, width: number, height: number,
 
 function savingNode(name: 'SaveImage' | 'PreviewImage', getConfig: GetConfig): NodeDefinition {
   return {
-    schema: catalogSchema(name),
+    schema: schemaOf(name),
     // Refused while validating, so a bad prefix costs no sampling; %width% etc. cannot add '..'.
     ...(name === 'SaveImage' && {
       validateInputs(inputs: Record<string, unknown>) {
@@ -71,7 +72,7 @@ function savingNode(name: 'SaveImage' | 'PreviewImage', getConfig: GetConfig): N
 
 function loadImageNode(getConfig: GetConfig): NodeDefinition {
   return {
-    schema: catalogSchema('LoadImage'),
+    schema: schemaOf('LoadImage'),
     validatesInputs: ['image'],
     async validateInputs(inputs) {
       const file = resolveAnnotatedPath(inputs.image, getConfig(), 'image');
@@ -87,7 +88,7 @@ function loadImageNode(getConfig: GetConfig): NodeDefinition {
 
 function loadImageMaskNode(getConfig: GetConfig): NodeDefinition {
   return {
-    schema: catalogSchema('LoadImageMask'),
+    schema: schemaOf('LoadImageMask'),
     validatesInputs: ['image'],
     async validateInputs(inputs) {
       const file = resolveAnnotatedPath(inputs.image, getConfig(), 'image');
@@ -102,7 +103,7 @@ function loadImageMaskNode(getConfig: GetConfig): NodeDefinition {
 }
 
 const imageScale: NodeDefinition = {
-  schema: catalogSchema('ImageScale'),
+  schema: schemaOf('ImageScale'),
   async run(inputs) {
     const { h, w } = imageDims(inputs.image, "ImageScale input 'image'");
     const method = oneOf(inputs, 'upscale_method', IMAGE_UPSCALE_METHODS);
@@ -118,7 +119,7 @@ const imageScale: NodeDefinition = {
 };
 
 const imageScaleBy: NodeDefinition = {
-  schema: catalogSchema('ImageScaleBy'),
+  schema: schemaOf('ImageScaleBy'),
   async run(inputs) {
     const { h, w } = imageDims(inputs.image, "ImageScaleBy input 'image'");
     const method = oneOf(inputs, 'upscale_method', IMAGE_UPSCALE_METHODS);
@@ -131,7 +132,7 @@ const imageScaleBy: NodeDefinition = {
 };
 
 const imageInvert: NodeDefinition = {
-  schema: catalogSchema('ImageInvert'),
+  schema: schemaOf('ImageInvert'),
   run(inputs) {
     const image = inputs.image as Tensor;
     imageDims(image, "ImageInvert input 'image'");
@@ -167,7 +168,7 @@ export function padForOutpaint(image: Tensor, left: number, top: number, right: 
 }
 
 const imagePadForOutpaint: NodeDefinition = {
-  schema: catalogSchema('ImagePadForOutpaint'),
+  schema: schemaOf('ImagePadForOutpaint'),
   run(inputs) {
     const [l, t, r, b] = ['left', 'top', 'right', 'bottom'].map((n) => intInput(inputs, n, 0, 16384));
     const feathering = intInput(inputs, 'feathering', 0, 16384);

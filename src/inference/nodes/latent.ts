@@ -3,7 +3,7 @@ import type { NodeDefinition } from '../../workflow/nodeDefinition';
 import { checkAllocation, numel, tensor, type Latent, type Tensor } from '../tensor';
 import { pyRound } from '../image/convert';
 import { commonUpscale, FLOAT_UPSCALE_METHODS } from '../image/resize';
-import { catalogSchema } from './runtimeConfig';
+import { schemaOf } from './schema';
 
 const MAX_RESOLUTION = 16384;
 
@@ -57,7 +57,7 @@ function emptyLatentProblem(width: number, height: number, batch: number): strin
 }
 
 const emptyLatentImage: NodeDefinition = {
-  schema: catalogSchema('EmptyLatentImage'),
+  schema: schemaOf('EmptyLatentImage'),
   validateInputs(inputs) {
     const { width, height, batch_size: batch } = inputs;
     // Linked or out-of-range values are reported by the generic pass.
@@ -107,7 +107,7 @@ function methodIn(inputs: Record<string, unknown>): string {
 }
 
 const latentUpscaleNode: NodeDefinition = {
-  schema: catalogSchema('LatentUpscale'),
+  schema: schemaOf('LatentUpscale'),
   run(inputs) {
     const latent = asLatent(inputs.samples, "LatentUpscale input 'samples'");
     const crop = inputs.crop === 'center' ? 'center' : inputs.crop === 'disabled' ? 'disabled' : null;
@@ -119,7 +119,7 @@ const latentUpscaleNode: NodeDefinition = {
 };
 
 const latentUpscaleByNode: NodeDefinition = {
-  schema: catalogSchema('LatentUpscaleBy'),
+  schema: schemaOf('LatentUpscaleBy'),
   run(inputs) {
     const latent = asLatent(inputs.samples, "LatentUpscaleBy input 'samples'");
     const scale = inputs.scale_by;
@@ -173,7 +173,7 @@ export function setLatentNoiseMask(latent: Latent, mask: Tensor): Latent {
 }
 
 const latentFromBatchNode: NodeDefinition = {
-  schema: catalogSchema('LatentFromBatch'),
+  schema: schemaOf('LatentFromBatch'),
   run(inputs) {
     const latent = asLatent(inputs.samples, "LatentFromBatch input 'samples'");
     return { outputs: [latentFromBatch(latent, intIn(inputs, 'batch_index', 0, 63), intIn(inputs, 'length', 1, 64))] };
@@ -181,7 +181,7 @@ const latentFromBatchNode: NodeDefinition = {
 };
 
 const repeatLatentBatchNode: NodeDefinition = {
-  schema: catalogSchema('RepeatLatentBatch'),
+  schema: schemaOf('RepeatLatentBatch'),
   run(inputs) {
     const latent = asLatent(inputs.samples, "RepeatLatentBatch input 'samples'");
     return { outputs: [repeatLatentBatch(latent, intIn(inputs, 'amount', 1, 64))] };
@@ -189,7 +189,7 @@ const repeatLatentBatchNode: NodeDefinition = {
 };
 
 const setLatentNoiseMaskNode: NodeDefinition = {
-  schema: catalogSchema('SetLatentNoiseMask'),
+  schema: schemaOf('SetLatentNoiseMask'),
   run(inputs) {
     const latent = asLatent(inputs.samples, "SetLatentNoiseMask input 'samples'");
     return { outputs: [setLatentNoiseMask(latent, inputs.mask as Tensor)] };

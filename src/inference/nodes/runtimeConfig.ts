@@ -2,8 +2,6 @@
 // read it through a getter at run time, so a reconfigured output folder applies to the next node.
 import * as path from 'node:path';
 import type { ConfigureParams } from '../../protocol/inference';
-import type { ObjectInfoEntry } from '../../workflow/objectInfo';
-import catalog from '../../workflow/catalog/coreNodes.json';
 
 export type RuntimeConfig = ConfigureParams;
 export type GetConfig = () => RuntimeConfig;
@@ -19,15 +17,4 @@ export function defaultRuntimeConfig(base: string): RuntimeConfig {
     memoryBudgetMB: 0,
     previews: true,
   };
-}
-
-type Catalog = { nodes: Record<string, ObjectInfoEntry> };
-
-/** The `/object_info` entry of a core node from the catalogue (researcher notes dropped). */
-export function catalogSchema(name: string): ObjectInfoEntry {
-  const entry = (catalog as unknown as Catalog).nodes[name];
-  if (!entry) throw new Error(`node catalogue has no entry for '${name}'`);
-  const copy = structuredClone(entry);
-  delete copy.x_notes;
-  return copy;
 }

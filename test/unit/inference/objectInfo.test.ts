@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildObjectInfo } from '../../../src/inference/host/objectInfo';
 import { registryOf } from '../../../src/inference/nodes/registry';
-import { catalogSchema, defaultRuntimeConfig } from '../../../src/inference/nodes/runtimeConfig';
+import { defaultRuntimeConfig } from '../../../src/inference/nodes/runtimeConfig';
+import { schemaOf } from '../../../src/inference/nodes/schema';
 import { imageNodes } from '../../../src/inference/nodes/image';
 import { tempDir } from './helpers';
 
@@ -18,7 +19,7 @@ describe('object_info', () => {
       mkdirSync(path.dirname(path.join(tmp.dir, f)), { recursive: true });
       writeFileSync(path.join(tmp.dir, f), '');
     }
-    const ckpt = { schema: catalogSchema('CheckpointLoaderSimple'), run: () => ({ outputs: [] }) };
+    const ckpt = { schema: schemaOf('CheckpointLoaderSimple'), run: () => ({ outputs: [] }) };
     const registry = registryOf(imageNodes(() => config), [ckpt]);
     const info = await buildObjectInfo(registry, config);
     assert.deepEqual(info.LoadImage.input.required!.image[0], ['a.jpg', 'b.png']);
