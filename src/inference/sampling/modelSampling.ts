@@ -4,11 +4,12 @@
 //
 // Precision: the β/ᾱ/σ table is built in float64 and stored as float32 like ComfyUI (`sigmas` and
 // `log_sigmas` are float32 buffers; log_sigmas is float32(log(float64 σ)), not log of the float32 σ).
-// Scalar formulas (sigma(t), timestep(σ), scalings) run in float64 here where torch runs float32
-// scalars; results agree to about one float32 ulp, and timestep(σ) picks the same index except at
-// exact ties.
+// sigma(t) and timestep(σ) emulate torch's float32 steps (exp/log correctly rounded, where torch is
+// within an ulp); the scalings run in float64 and agree with torch to about one float32 ulp.
 
 import { linspace } from './numeric';
+
+const f32 = Math.fround;
 
 /** eps and v_prediction as in diffusers; lcm = ComfyUI ModelSamplingDiscrete(sampling="lcm"); x0 = model outputs x0. */
 export type PredictionType = 'eps' | 'v_prediction' | 'lcm' | 'x0';
@@ -89,12 +90,17 @@ export function rescaleZeroTerminalSnrSigmas(sigmas: Float64Array): Float64Array
   return out;
 }
 
+/**
+ * ModelSamplingDiscrete.sigma: clamp, floor/ceil/frac and the log-linear blend, each step rounded
+ * to float32 as torch evaluates it (t.float(), (1 − w)·lo + w·hi, exp).
+ */
 function interpolateLogSigma(logSigmas: Float32Array, t: number): number {
-  const tc = Math.min(Math.max(t, 0), logSigmas.length - 1);
+  const tc = f32(Math.min(Math.max(f32(t), 0), logSigmas.length - 1));
   const lo = Math.floor(tc);
   const hi = Math.ceil(tc);
-  const w = tc - lo;
-  return Math.exp((1 - w) * logSigmas[lo] + w * logSigmas[hi]);
+  const w = tc - lo; // exact in float32
+  const blended = f32(f32(f32(1 - w) * logSigmas[lo]) + f32(w * logSigmas[hi]));
+  return f32(Math.exp(blended));
 }
 
 export class ModelSampling {
@@ -129,7 +135,11 @@ export class ModelSampling {
       this.skipSteps = 1;
     }
     this.sigmas = Float32Array.from(sigmas64);
-    this.logSigmas = Float32Array.from(sigmas64, (s) => Math.log(s));
+    // set_sigmas stores log of the float64 σ for the full table, but the distilled (LCM) table is
+    // re-set from the float32 σ buffer, so its log is taken of the float32 values.
+    this.logSigmas = this.prediction === 'lcm'
+      ? Float32Array.from(this.sigmas, (s) => Math.log(s))
+      : Float32Array.from(sigmas64, (s) => Math.log(s));
   }
 
   get sigmaMin(): number {
@@ -140,13 +150,17 @@ export class ModelSampling {
     return this.sigmas[this.sigmas.length - 1];
   }
 
-  /** The integer training timestep the U-Net is given for σ: nearest log σ (first on ties). */
+  /**
+   * The integer training timestep the U-Net is given for σ: argmin |log σ − log_sigmas|, first on
+   * ties. torch does this in float32 (σ.log() and the differences), which decides exact ties such
+   * as the midpoints the normal scheduler produces, so it is emulated here.
+   */
   timestep(sigma: number): number {
-    const ls = Math.log(sigma);
+    const ls = f32(Math.log(f32(sigma)));
     let best = 0;
     let bestDist = Infinity;
     for (let i = 0; i < this.logSigmas.length; i++) {
-      const d = Math.abs(ls - this.logSigmas[i]);
+      const d = Math.abs(f32(ls - this.logSigmas[i]));
       if (d < bestDist) {
         bestDist = d;
         best = i;
@@ -157,7 +171,7 @@ export class ModelSampling {
 
   /** σ at a (possibly fractional) training timestep: log-linear interpolation of the table. */
   sigma(timestep: number): number {
-    const t = (timestep - (this.skipSteps - 1)) / this.skipSteps;
+    const t = this.skipSteps === 1 ? timestep : f32(f32(f32(timestep) - (this.skipSteps - 1)) / this.skipSteps);
     return interpolateLogSigma(this.logSigmas, t);
   }
 

@@ -22,23 +22,31 @@ function checkSteps(steps: number, what: string): void {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`${what}: steps must be an integer ≥ 1, got ${steps}`);
 }
 
-/** Karras et al. (2022) schedule with ρ (default 7), plus a trailing 0. */
+/**
+ * Karras et al. (2022) schedule with ρ (default 7), plus a trailing 0. torch evaluates it on a
+ * float32 ramp with the Python-float constants rounded to float32 inside each op, then pow in
+ * float32; those roundings are reproduced (they move σ by up to ~1e-6 relative near σ_max).
+ */
 export function sigmasKarras(n: number, sigmaMin: number, sigmaMax: number, rho = 7): Float64Array {
   checkSteps(n, 'karras');
   if (!(sigmaMin > 0 && sigmaMax > sigmaMin)) throw new Error(`karras: need 0 < sigma_min < sigma_max, got ${sigmaMin}, ${sigmaMax}`);
-  const ramp = linspace(0, 1, n);
+  const ramp = linspace(0, 1, n, true);
   const minInv = sigmaMin ** (1 / rho);
   const maxInv = sigmaMax ** (1 / rho);
+  const span = Math.fround(minInv - maxInv);
   const out = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) out[i] = (maxInv + ramp[i] * (minInv - maxInv)) ** rho;
-  return f32(out);
+  for (let i = 0; i < n; i++) {
+    const base = Math.fround(Math.fround(maxInv) + Math.fround(ramp[i] * span));
+    out[i] = Math.fround(base ** rho);
+  }
+  return out;
 }
 
-/** Evenly spaced in log σ from σ_max to σ_min, plus a trailing 0. */
+/** Evenly spaced in log σ (a float32 linspace, then float32 exp) from σ_max to σ_min, plus a trailing 0. */
 export function sigmasExponential(n: number, sigmaMin: number, sigmaMax: number): Float64Array {
   checkSteps(n, 'exponential');
   if (!(sigmaMin > 0 && sigmaMax > sigmaMin)) throw new Error(`exponential: need 0 < sigma_min < sigma_max, got ${sigmaMin}, ${sigmaMax}`);
-  const logs = linspace(Math.log(sigmaMax), Math.log(sigmaMin), n);
+  const logs = linspace(Math.log(sigmaMax), Math.log(sigmaMin), n, true);
   const out = new Float64Array(n + 1);
   for (let i = 0; i < n; i++) out[i] = Math.exp(logs[i]);
   return f32(out);
@@ -90,7 +98,7 @@ export function betaScheduler(ms: ModelSampling, steps: number, alpha = 0.6, bet
   const sigs: number[] = [];
   let last = -1;
   for (let i = 0; i < steps; i++) {
-    const p = 1 - i / steps; // 1 − linspace(0, 1, steps, endpoint=False)
+    const p = 1 - i * (1 / steps); // 1 − numpy.linspace(0, 1, steps, endpoint=False): i·step, not i/steps
     const t = roundHalfEven(inverseRegularizedIncompleteBeta(p, alpha, beta) * total);
     if (t !== last) sigs.push(ms.sigmas[t]);
     last = t;
@@ -125,15 +133,23 @@ function linearQuadraticScheduler(ms: ModelSampling, steps: number, thresholdNoi
   return Float64Array.from(schedule, (x) => Math.fround(Math.fround(x) * sMax));
 }
 
-/** KL-optimal schedule: tan of a linear blend of atan σ_max → atan σ_min; last value 0. */
+/**
+ * KL-optimal schedule: tan of a linear blend of atan σ_max → atan σ_min; last value 0. ComfyUI does
+ * this in float32 (arange(n)/(n−1), the blend, tan_); the argument's rounding is amplified ~15× by
+ * tan near σ_max, so the float32 steps are reproduced. For n = 1 ComfyUI divides 0 by 0 and returns
+ * NaN; here the single step starts at σ_max instead (a deliberate divergence).
+ */
 export function sigmasKlOptimal(n: number, sigmaMin: number, sigmaMax: number): Float64Array {
   checkSteps(n, 'kl_optimal');
+  const fr = Math.fround;
+  const atanMin = fr(Math.atan(sigmaMin));
+  const atanMax = fr(Math.atan(sigmaMax));
   const out = new Float64Array(n + 1);
   for (let i = 0; i < n; i++) {
-    const u = n === 1 ? 0 : i / (n - 1); // ComfyUI divides by n−1 (NaN for n = 1); start at σ_max instead
-    out[i] = Math.tan(u * Math.atan(sigmaMin) + (1 - u) * Math.atan(sigmaMax));
+    const u = n === 1 ? 0 : fr(i / (n - 1));
+    out[i] = fr(Math.tan(fr(fr(u * atanMin) + fr(fr(1 - u) * atanMax))));
   }
-  return f32(out);
+  return out;
 }
 
 /** comfy.samplers.calculate_sigmas. */

@@ -76,7 +76,9 @@ async function multistepLoop(
   for (let i = 0; i < steps; i++) {
     checkAbort(opts);
     const den = await denoise(name, model, x, sigmas[i]);
-    await report(opts, i, x, sigmas[i], sigmas[i], den, steps);
+    // ComfyUI's ipndm / ipndm_v / deis pass the sampler's *input* x to the callback at every step
+    // (their loop variable is x_cur); reproduced so callbacks match step for step.
+    await report(opts, i, x0, sigmas[i], sigmas[i], den, steps);
     const d = new Float32Array(n);
     for (let j = 0; j < n; j++) d[j] = (x[j] - den[j]) / sigmas[i];
     step(i, Math.min(maxOrder, i + 1), x, d, den, hist);

@@ -12,6 +12,10 @@ export type Denoiser = (x: Float32Array, sigma: number) => Promise<Float32Array>
 
 export interface StepInfo {
   i: number;
+  /**
+   * The x ComfyUI's sampler hands its callback: the current latent for most samplers, but the
+   * sampler's input for ipndm / ipndm_v / deis and the VP-scaled x (x/√(1+σ²)) for uni_pc.
+   */
   x: Float32Array;
   sigma: number;
   sigma_hat: number;

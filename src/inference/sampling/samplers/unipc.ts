@@ -2,7 +2,9 @@
 // (comfy/extra_samplers/uni_pc.py sample_unipc with SigmaConvert): data prediction (predict_x0),
 // order min(3, len(sigmas) − 2), lower order on the final steps, no corrector on the last step.
 // The solver works in VP scale x_vp = x/√(1+σ²) with α = 1/√(1+σ²), std = σ/√(1+σ²), λ = −log σ;
-// its data prediction at σ is exactly the denoiser's x0. A final σ of 0 is replaced by 0.001.
+// its data prediction at σ equals the denoiser's x0 (computed via ε as ComfyUI does). A final σ of 0
+// is replaced by 0.001. One quirk kept: with 2 sigmas (1 step) order is 0 and ComfyUI returns the
+// input rescaled by α(σ_0)/α(0.001) without a solver step.
 
 import { checkAbort, checkInputs, denoise, report, type Denoiser, type SamplerOptions } from './types';
 
@@ -44,15 +46,27 @@ async function sampleUniPcVariant(variant: Variant, model: Denoiser, x0: Float32
   const order = Math.min(3, ts.length - 2);
   const n = x0.length;
   const x = new Float32Array(n);
-  const a0 = alphaOf(ts[0]);
-  for (let j = 0; j < n; j++) x[j] = x0[j] * a0;
+  const scale0 = Math.sqrt(1 + ts[0] * ts[0]);
+  for (let j = 0; j < n; j++) x[j] = x0[j] / scale0;
 
-  // The model in VP scale: the data prediction is the denoiser output for the VE input x/α.
+  // The model in VP scale, the way ComfyUI routes it: predict_eps_sigma turns the denoiser into
+  // ε = (x_ve − D)/σ, then data_prediction_fn forms x0 = (x_vp − std·ε)/α with SigmaConvert's
+  // α = exp(½·log(1/(σ²+1))) and std = √(1 − α²). Equal to D in exact arithmetic; kept as written
+  // so float32 rounding (cancellation at large σ) follows ComfyUI's.
   const modelFn = async (xv: Float32Array, s: number): Promise<Float32Array> => {
-    const k = Math.sqrt(1 + s * s);
+    const k = Math.sqrt(s * s + 1);
     const xIn = new Float32Array(n);
     for (let j = 0; j < n; j++) xIn[j] = xv[j] * k;
-    return denoise(name, model, xIn, s);
+    const den = await denoise(name, model, xIn, s);
+    const logMean = 0.5 * Math.log(1 / (s * s + 1));
+    const alpha = Math.exp(logMean);
+    const std = Math.sqrt(1 - Math.exp(2 * logMean));
+    const x0 = new Float32Array(n);
+    for (let j = 0; j < n; j++) {
+      const eps = Math.fround((xIn[j] - den[j]) / s);
+      x0[j] = (xv[j] - std * eps) / alpha;
+    }
+    return x0;
   };
 
   const modelPrev: Float32Array[] = [];
