@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodeJpeg } from '../src/inference/image/sharpIo';
+import { encodePreviewPng } from '../src/inference/image/previewPng';
 import { ModelServices } from '../src/inference/nodes/modelServices';
 import { createNodeRegistry } from '../src/inference/nodes/registry';
 import { defaultRuntimeConfig } from '../src/inference/nodes/runtimeConfig';
@@ -121,11 +121,11 @@ async function main(): Promise<void> {
       saves.push(performance.now() - t);
     }
 
-    // Preview cost, measured on its own: latent → RGB + JPEG (as the sampler callback does).
+    // Preview cost, measured on its own: latent → RGB + PNG (as the sampler callback does).
     const latent = Float32Array.from({ length: 4 * (size / 8) ** 2 }, (_, i) => Math.sin(i));
     const previewMs = median(await repeat(9, async () => {
       const rgb = latentToRgb(latent, [1, 4, size / 8, size / 8], SD15_LATENT_RGB, 0);
-      await encodeJpeg({ ...rgb, channels: 3 }, 90, Math.max(rgb.width, rgb.height) > 512 ? 512 : undefined); // as the sampler does
+      encodePreviewPng(rgb, 512); // as the sampler does
     }));
 
     // The step loop again with previews off, to separate their cost from the rest of the JS.

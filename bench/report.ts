@@ -57,7 +57,7 @@ export function formatReport(r: BenchResult): string {
     ['(d) U-Net per step (ORT run), cold / warm run', `${ms(d.unetStepMs)} / ${ms(d.unetStepWarmMs)}`, `${d.unetCallsPerStep.toFixed(1)} call(s)/step (CFG batched)`],
     ['(d) JS per step (step loop − U-Net), warm run (b)', ms(d.jsPerStepMs), `${pct(stepJsShare)} of the U-Net step; target < 1 %: ${verdict(stepJsShare < 0.01)}`],
     ['(d) JS per step, cold run (a)', ms(d.jsPerStepColdMs), `${pct(d.jsPerStepColdMs / d.unetStepMs)}; includes first-call JIT of the sampler code`],
-    ['(d) of which previews (averaged per step)', ms(previewPerStep), `${d.previewsWarm} previews × ${ms(d.previewMs)} (latent→RGB + JPEG, timed alone)`],
+    ['(d) of which previews (averaged per step)', ms(previewPerStep), `${d.previewsWarm} previews × ${ms(d.previewMs)} (latent→RGB + PNG, timed alone)`],
     ['(d) JS per step with previews off (6-step run)', ms(d.jsPerStepNoPreviewMs), `${pct(d.jsPerStepNoPreviewMs / d.unetStepWarmMs)} of the U-Net step`],
     ['(d) of which IO conversion, fp32 IO', ms(d.convertStepMs), 'IoAdapter feeds + outputs per step'],
     ['(d) IO conversion, fp16 IO (same U-Net, fp16-io)', ms(d.convertStepFp16Ms), `${pct(d.convertStepFp16Ms / d.unetStepWarmMs)} of the U-Net step`],

@@ -5,7 +5,7 @@ import {
   sigmasExponential, sigmasKarras, sliceSigmas, splitSigmas, SUPPORTED_SAMPLERS, toSeed, SCHEDULER_NAMES,
   type PredictionType, type StepInfo,
 } from '../sampling';
-import { encodeJpeg } from '../image/sharpIo';
+import { encodePreviewPng } from '../image/previewPng';
 import type { Latent } from '../tensor';
 import type { NodeContext, NodeDefinition } from '../../workflow/nodeDefinition';
 import type { ModelServices } from './modelServices';
@@ -82,10 +82,9 @@ export async function runSampler(run: SampleRun, ctx: NodeContext, services: Mod
     let preview;
     if (previews && (now - lastPreview >= PREVIEW_INTERVAL_MS || step === info.totalSteps)) {
       lastPreview = now;
+      // Latent resolution, shrunk past 512 like ComfyUI's thumbnail() and never enlarged: viewers scale it up.
       const rgb = latentToRgb(info.denoised, shape, model.latentRgb, 0);
-      // Like ComfyUI's thumbnail(): shrink to 512 at most, never enlarge (a 512² JPEG of a 64² latent costs ~18× more).
-      const maxSize = Math.max(rgb.width, rgb.height) > 512 ? 512 : undefined;
-      preview = { format: 'jpeg' as const, data: await encodeJpeg({ ...rgb, channels: 3 }, 90, maxSize) };
+      preview = { format: 'png' as const, data: encodePreviewPng(rgb, 512) };
     }
     ctx.progress(step, info.totalSteps, preview);
   };

@@ -68,6 +68,17 @@ export function createUnetCall(model: SdModel, latentShape: readonly number[], i
   if (extra !== 0 && extra !== 5) {
     throw new Error(`the U-Net of '${model.name}' takes ${model.inChannels} channels; Marble supports 4 (normal) and 9 (inpainting)`);
   }
+  // The conditioning rows are the same objects on every step: stack them once, so the array (and
+  // its fp16 copy for fp16-IO U-Nets) is reused instead of rebuilt per step.
+  let lastConds: Tensor[] = [];
+  let lastStack: Tensor | undefined;
+  const crossAttnFor = (conds: Tensor[]): Tensor => {
+    if (!lastStack || conds.length !== lastConds.length || conds.some((c, i) => c !== lastConds[i])) {
+      lastStack = stackCrossAttn(conds);
+      lastConds = conds;
+    }
+    return lastStack;
+  };
   return async ({ x, batch, timestep, conds }) => {
     const rows: Row[] = [];
     for (let k = 0; k < batch; k++) {
@@ -105,7 +116,7 @@ export function createUnetCall(model: SdModel, latentShape: readonly number[], i
         imgDst.set(inpaint.latentIn.subarray(row.sample * per, (row.sample + 1) * per));
       }
     });
-    const ehs = stackCrossAttn(rows.map((r) => r.cond));
+    const ehs = crossAttnFor(rows.map((r) => r.cond));
     const out = await model.unet.run({
       sample: { data: sample, shape: [rows.length, channels, h, w] },
       timestep: { timestep, batch: rows.length },

@@ -5,6 +5,12 @@ import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../tensor';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
 
+/**
+ * fp16 copies of float32 arrays already fed, keyed by the array itself. Marble never writes into
+ * an array after feeding it (every step builds new latents), so a hit is always current.
+ */
+const halfCache = new WeakMap<Float32Array, Uint16Array>();
+
 export interface IntInput {
   ints: ArrayLike<number> | BigInt64Array;
   shape: readonly number[];
@@ -98,7 +104,15 @@ export class IoAdapter {
     this.checkShape(spec, t.shape);
     const dims = [...t.shape];
     if (spec.type === 'float32') return new ort.Tensor('float32', t.data, dims);
-    if (spec.type === 'float16') return new ort.Tensor('float16', float32ToFloat16(t.data), dims);
+    if (spec.type === 'float16') {
+      // The sampler feeds the same cross-attention array on every step; convert it once.
+      let half = halfCache.get(t.data);
+      if (!half) {
+        half = float32ToFloat16(t.data);
+        halfCache.set(t.data, half);
+      }
+      return new ort.Tensor('float16', half, dims);
+    }
     throw new Error(`input '${spec.name}' of ${this.label} is ${spec.type}, not a float tensor; cannot feed float values`);
   }
 

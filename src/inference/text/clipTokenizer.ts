@@ -44,7 +44,8 @@ export class ClipTokenizer {
   readonly eosId: number;
   readonly normalization: ClipNormalization;
   private readonly encoder: Map<string, number>;
-  private readonly decoder: Map<number, string>;
+  /** id → token, built on first decode (encoding, the hot path, never needs it). */
+  private decoderMap: Map<number, string> | undefined;
   private readonly ranks: Map<string, number>;
   private readonly byteEncoder = byteToUnicodeTable();
   private readonly byteDecoder: Map<string, number>;
@@ -56,8 +57,6 @@ export class ClipTokenizer {
   constructor(vocabJson: string, mergesTxt: string, options: ClipTokenizerOptions = {}) {
     this.normalization = options.normalization ?? 'comfyui';
     this.encoder = parseVocab(vocabJson);
-    this.decoder = new Map();
-    for (const [token, id] of this.encoder) this.decoder.set(id, token);
     this.ranks = parseMerges(mergesTxt);
     this.byteDecoder = new Map(this.byteEncoder.map((c, b) => [c, b]));
     const bos = this.encoder.get(CLIP_BOS_TOKEN);
@@ -68,6 +67,14 @@ export class ClipTokenizer {
     this.bosId = bos;
     this.eosId = eos;
     normalizeClipText('', this.normalization); // fail fast on an unknown mode
+  }
+
+  private decoder(): Map<number, string> {
+    if (!this.decoderMap) {
+      this.decoderMap = new Map();
+      for (const [token, id] of this.encoder) this.decoderMap.set(id, token);
+    }
+    return this.decoderMap;
   }
 
   get vocabSize(): number {
@@ -110,7 +117,7 @@ export class ClipTokenizer {
   }
 
   idToToken(id: number): string | undefined {
-    return this.decoder.get(id);
+    return this.decoder().get(id);
   }
 
   /** Readable text of ids: bytes restored, "</w>" becomes a space, specials skipped if asked. */
@@ -122,7 +129,7 @@ export class ClipTokenizer {
       bytes.length = 0;
     };
     for (const id of ids) {
-      const token = this.decoder.get(id);
+      const token = this.decoder().get(id);
       if (token === undefined) throw new Error(`CLIP tokenizer: id ${id} is not in the vocabulary`);
       if (token === CLIP_BOS_TOKEN || token === CLIP_EOS_TOKEN) {
         if (!skipSpecialTokens) {
@@ -195,7 +202,9 @@ function parseVocab(vocabJson: string): Map<string, number> {
     throw new Error('CLIP tokenizer: vocab.json must be an object mapping token strings to ids');
   }
   const map = new Map<string, number>();
-  for (const [token, id] of Object.entries(raw as Record<string, unknown>)) {
+  const obj = raw as Record<string, unknown>;
+  for (const token in obj) {
+    const id = obj[token];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw new Error(`CLIP tokenizer: vocab.json entry "${token}" has id ${JSON.stringify(id)}, expected a non-negative integer`);
     }
@@ -211,12 +220,20 @@ function parseMerges(mergesTxt: string): Map<string, number> {
   if (merges.length === 0) throw new Error('CLIP tokenizer: merges.txt has no merge rules');
   const ranks = new Map<string, number>();
   merges.forEach((line, rank) => {
-    const parts = line.split(/\s+/).filter((p) => p !== '');
-    if (parts.length !== 2) {
-      throw new Error(`CLIP tokenizer: merges.txt line ${rank + 2} is "${line}", expected two symbols`);
+    // Loading sits on the first prompt's path: take the common "a b" form without a regex split.
+    const space = line.indexOf(' ');
+    let key: string;
+    if (space > 0 && line.indexOf(' ', space + 1) < 0 && space < line.length - 1 && !/[\t\r\f\v]/.test(line)) {
+      key = line;
+    } else {
+      const parts = line.split(/\s+/).filter((p) => p !== '');
+      if (parts.length !== 2) {
+        throw new Error(`CLIP tokenizer: merges.txt line ${rank + 2} is "${line}", expected two symbols`);
+      }
+      key = `${parts[0]} ${parts[1]}`;
     }
     // A repeated rule keeps its last rank, as Python's dict(zip(merges, range(n))) does.
-    ranks.set(`${parts[0]} ${parts[1]}`, rank);
+    ranks.set(key, rank);
   });
   return ranks;
 }

@@ -1,6 +1,7 @@
 // The default ComfyUI text-to-image workflow, end to end in process on a tiny generated model:
 // UI → API, validation, execution, PNG with metadata, caching between prompts, events.
 import assert from 'node:assert/strict';
+import sharp from 'sharp';
 import * as fs from 'node:fs';
 import type { ExecutionCached, Progress } from '../../../src/workflow/events';
 import { readPngMetadata } from '../../../src/workflow/png';
@@ -99,7 +100,7 @@ describe('pipeline: default workflow', function () {
     assert.equal(r.previews.length, 0, 'previews are off in this pipeline');
   });
 
-  it('sends JPEG previews through onPreview when previews are on', async () => {
+  it('sends latent-size PNG previews through onPreview when previews are on', async () => {
     const p = new Pipeline(ws.base, { previews: true });
     try {
       const r = await p.run(await p.defaultPrompt({ steps: 3 }));
@@ -107,8 +108,10 @@ describe('pipeline: default workflow', function () {
       assert.ok(r.previews.length >= 1 && r.previews.length <= 3, `${r.previews.length} previews`);
       for (const { nodeId, preview } of r.previews) {
         assert.equal(nodeId, '3');
-        assert.equal(preview.format, 'jpeg');
-        assert.deepEqual([...preview.data.subarray(0, 3)], [0xff, 0xd8, 0xff], 'JPEG SOI marker');
+        assert.equal(preview.format, 'png');
+        assert.deepEqual([...preview.data.subarray(1, 4)], [0x50, 0x4e, 0x47], 'PNG signature');
+        const meta = await sharp(Buffer.from(preview.data)).metadata();
+        assert.deepEqual([meta.width, meta.height], [8, 8], 'preview at latent resolution (64 px / 8)');
       }
     } finally {
       await p.dispose();
