@@ -121,7 +121,8 @@ function latin1(text: string, what: string): Uint8Array {
   return out;
 }
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
+/** One PNG chunk: length, type, data, CRC over type and data. */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, data.length);
@@ -146,7 +147,7 @@ export function insertTextChunks(png: Uint8Array, entries: Array<[string, string
     const data = new Uint8Array(k.length + 1 + t.length);
     data.set(k, 0);
     data.set(t, k.length + 1);
-    return chunk('tEXt', data);
+    return pngChunk('tEXt', data);
   });
   const extra = encoded.reduce((s, c) => s + c.length, 0);
   const out = new Uint8Array(png.length + extra);

@@ -2,19 +2,9 @@
 // competes with ONNX Runtime's threads for the cores on every preview; a 64×64 latent preview is
 // a few KB of deflate on this thread instead (and lossless, so the preview shows what the latent has).
 import { deflateSync } from 'node:zlib';
-import { crc32 } from '../../workflow/png';
+import { pngChunk } from '../../workflow/png';
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
 
 /** Interleaved 8-bit RGB → PNG; larger than `maxSize` on a side is reduced by whole-pixel striding. */
 export function encodePreviewPng(rgb: { width: number; height: number; data: Uint8Array }, maxSize = 512): Uint8Array {
@@ -40,7 +30,7 @@ export function encodePreviewPng(rgb: { width: number; height: number; data: Uin
   v.setUint32(4, h);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, adaptive filtering, no interlace
   const idat = deflateSync(raw, { level: 1 });
-  const parts = [SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
+  const parts = [SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
