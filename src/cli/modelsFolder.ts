@@ -1,33 +1,12 @@
 // --models DIR: lists a ComfyUI-style models root with node:fs and answers the validator's
 // "which names exist for this folder-backed combo" question.
 import { readdirSync } from 'node:fs';
-import * as path from 'node:path';
 import { getCoreSchema } from '../workflow/catalog/catalog';
 import { specOptions } from '../workflow/catalog/widgets';
-import { folderOfHint, scanModelFolder, type DirEntry, type ListDir } from '../workflow/modelNames';
+import { fsListDir } from '../inference/models/listDir';
+import { folderOfHint, scanModelFolder, type ListDir } from '../workflow/modelNames';
 import type { SchemaLookup } from '../workflow/schemaSource';
 import { CliError } from './io';
-
-export function fsListDir(root: string): ListDir {
-  return (rel: string): DirEntry[] => {
-    try {
-      return readdirSync(path.join(root, rel), { withFileTypes: true }).map((d) => ({
-        name: d.name,
-        isDirectory: d.isDirectory() || (d.isSymbolicLink() && isDirSafe(path.join(root, rel, d.name))),
-      }));
-    } catch {
-      return [];
-    }
-  };
-}
-
-function isDirSafe(p: string): boolean {
-  try {
-    return readdirSync(p) !== undefined;
-  } catch {
-    return false;
-  }
-}
 
 /** comboValues for validatePrompt: names under `<root>/<x_folder>` for folder-backed combos. */
 export function modelsComboValues(root: string, lookup: SchemaLookup = getCoreSchema) {

@@ -1,8 +1,7 @@
 // `/object_info` for the registry, with folder-backed combos (checkpoints, input images, …)
 // filled from the configured folders at request time, as ComfyUI lists them on every call.
-import { readdirSync } from 'node:fs';
-import * as path from 'node:path';
-import { folderOfHint, scanModelFolder, type ListDir } from '../../workflow/modelNames';
+import { folderOfHint, scanModelFolder } from '../../workflow/modelNames';
+import { fsListDir } from '../models/listDir';
 import type { NodeRegistry } from '../../workflow/nodeDefinition';
 import type { InputSpec, ObjectInfo } from '../../workflow/objectInfo';
 import { IMAGE_EXTENSIONS, listFiles } from '../image/inputFiles';
@@ -10,23 +9,13 @@ import type { RuntimeConfig } from '../nodes/runtimeConfig';
 
 export type ModelLister = (folder: string, roots: readonly string[]) => Promise<string[]>;
 
-function listDir(root: string): ListDir {
-  return (rel) => {
-    try {
-      return readdirSync(path.join(root, rel), { withFileTypes: true }).map((d) => ({ name: d.name, isDirectory: d.isDirectory() }));
-    } catch {
-      return [];
-    }
-  };
-}
-
 /**
  * Model names under `<root>/<folder>` of every models root, by the workflow core's rules (model
  * extensions, an ONNX pipeline folder is one model, '/'-separated), sorted, duplicates once.
  */
 export const listModelFiles: ModelLister = async (folder, roots) => {
   const names = new Set<string>();
-  for (const root of roots) for (const n of scanModelFolder(listDir(root), folder)) names.add(n);
+  for (const root of roots) for (const n of scanModelFolder(fsListDir(root), folder)) names.add(n);
   return [...names].sort();
 };
 
