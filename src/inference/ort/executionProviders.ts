@@ -57,6 +57,23 @@ function cudaLibrariesMissing(): boolean | undefined {
   }
 }
 
+/**
+ * WebGPU on Linux goes through Dawn's Vulkan backend. Without a Vulkan loader Dawn prints a
+ * warning to stderr and the session fails anyway, so `auto` does not try it. An explicit
+ * `webgpu` is still tried (and its error shown). Undefined = cannot tell, try anyway.
+ */
+function vulkanLoaderMissing(): boolean | undefined {
+  const lib = 'libvulkan.so.1';
+  try {
+    const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+    if (dirs.some((d) => fs.existsSync(path.join(d, lib)))) return false;
+    if (fs.existsSync('/etc/ld.so.cache')) return !fs.readFileSync('/etc/ld.so.cache').includes(lib);
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a person can do when an explicitly chosen EP does not load. */
 const EP_HINTS: Partial<Record<EpName, string>> = {
   cuda: 'to use CUDA, install CUDA 12 + cuDNN 9 and run `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12`',
@@ -127,6 +144,10 @@ export async function createSession(file: string, opts: CreateSessionOptions = {
     }
     if (ep === 'cuda' && !opts.factory && process.platform === 'linux' && cudaLibrariesMissing()) {
       failed.push({ ep, error: 'CUDA provider libraries are not installed (onnxruntime-node was installed without its CUDA download; CUDA 12 + cuDNN 9 are also needed)' });
+      continue;
+    }
+    if (ep === 'webgpu' && setting === 'auto' && !opts.factory && process.platform === 'linux' && vulkanLoaderMissing()) {
+      failed.push({ ep, error: 'no Vulkan loader (libvulkan.so.1) on this machine; WebGPU needs a Vulkan driver' });
       continue;
     }
     const started = performance.now();

@@ -85,6 +85,12 @@ describe('execution provider selection', () => {
       assert.ok(tried.includes(auto.ep));
       assert.deepEqual(auto.failed.map((a) => a.ep), tried.slice(0, tried.indexOf(auto.ep)));
       if (!webgpuWorks && auto.ep !== 'cuda') assert.equal(auto.ep, 'cpu');
+      // Without a Vulkan loader auto does not even try WebGPU (Dawn would print a warning and fail).
+      const vulkan = fs.existsSync('/etc/ld.so.cache') && fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
+      const webgpuAttempt = auto.failed.find((a) => a.ep === 'webgpu');
+      if (process.platform === 'linux' && !vulkan && !process.env.LD_LIBRARY_PATH && webgpuAttempt) {
+        assert.match(webgpuAttempt.error, /no Vulkan loader \(libvulkan\.so\.1\)/);
+      }
       // The session that auto produced really runs.
       const out = await auto.session.run({ sample: new (await import('onnxruntime-node')).Tensor('float32', new Float32Array(3 * 16 * 16), [1, 3, 16, 16]) });
       assert.deepEqual(out.latent_sample.dims, [1, 4, 2, 2]);
