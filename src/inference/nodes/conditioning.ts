@@ -1,10 +1,10 @@
 // CLIP Text Encode and friends: tokenize with ComfyUI's weighting rules, run the ONNX text encoder,
 // and produce CONDITIONING lists shaped like ComfyUI's.
 import { encodeTokenWeights, tokenizeWithWeights } from '../text';
-import { tensor } from '../tensor';
+import { tensor, type Tensor } from '../tensor';
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
 import type { ModelServices } from './modelServices';
-import { asClip, asConditioning, type ClipModel, type Conditioning } from './modelTypes';
+import { asClip, asConditioning, type ClipModel, type Conditioning, type ConditioningExtras } from './modelTypes';
 import { schemaOf } from './schema';
 
 /**
@@ -47,6 +47,22 @@ export async function encodeText(clip: ClipModel, text: string): Promise<Conditi
   return [[tensor(encoded.shape, encoded.cond), { pooled_output: encoded.pooled }]];
 }
 
+/** node_helpers.conditioning_set_values: every entry gets a copy of its extras with `values` set. */
+export function setValues(cond: Conditioning, values: Partial<ConditioningExtras>): Conditioning {
+  return cond.map(([t, extras]) => [t, { ...extras, ...values }]);
+}
+
+function numberInput(v: unknown, name: string, node: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${node}: input '${name}' must be a number, got ${String(v)}`);
+  return v;
+}
+
+function intInput(v: unknown, name: string, node: string): number {
+  const n = numberInput(v, name, node);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${node}: input '${name}' must be a non-negative integer, got ${n}`);
+  return n;
+}
+
 export function conditioningNodes(services: ModelServices): NodeDefinition[] {
   return [
     {
@@ -69,6 +85,33 @@ export function conditioningNodes(services: ModelServices): NodeDefinition[] {
         }
         const next: ClipModel = { ...clip, layerIdx: layer };
         return { outputs: [next] };
+      },
+    },
+    {
+      schema: schemaOf('ConditioningSetArea'),
+      run(inputs) {
+        const cond = asConditioning(inputs.conditioning, 'conditioning');
+        const [width, height, x, y] = (['width', 'height', 'x', 'y'] as const).map((k) => intInput(inputs[k], k, 'ConditioningSetArea'));
+        if (width < 8 || height < 8) throw new Error(`ConditioningSetArea: width and height must be at least 8 pixels, got ${width}×${height}`);
+        const strength = numberInput(inputs.strength, 'strength', 'ConditioningSetArea');
+        // ComfyUI stores latent units, rounding down: [height, width, y, x] ÷ 8.
+        const area = [Math.floor(height / 8), Math.floor(width / 8), Math.floor(y / 8), Math.floor(x / 8)] as const;
+        return { outputs: [setValues(cond, { area, strength, set_area_to_bounds: false })] };
+      },
+    },
+    {
+      schema: schemaOf('ConditioningSetMask'),
+      run(inputs) {
+        const cond = asConditioning(inputs.conditioning, 'conditioning');
+        const mask = inputs.mask as Tensor | undefined;
+        if (!mask || !(mask.data instanceof Float32Array) || !Array.isArray(mask.shape) || mask.shape.length < 2 || mask.shape.length > 3) {
+          throw new Error("ConditioningSetMask: input 'mask' must be a MASK ([batch, height, width]); connect Load Image (Mask) or a mask node");
+        }
+        const strength = numberInput(inputs.strength, 'strength', 'ConditioningSetMask');
+        const mode = String(inputs.set_cond_area);
+        if (mode !== 'default' && mode !== 'mask bounds') throw new Error(`ConditioningSetMask: input 'set_cond_area' must be 'default' or 'mask bounds', got '${mode}'`);
+        const m: Tensor = mask.shape.length === 2 ? { data: mask.data, shape: [1, ...mask.shape] } : mask;
+        return { outputs: [setValues(cond, { mask: m, set_area_to_bounds: mode !== 'default', mask_strength: strength })] };
       },
     },
     {

@@ -39,7 +39,18 @@ export interface ConditioningExtras {
   /** InpaintModelConditioning: the masked image's latent (raw) and the mask, for 9-channel U-Nets. */
   concat_latent_image?: Tensor;
   concat_mask?: Tensor;
+  /** Weight of this entry where several cover the same latent element (ConditioningSetArea). */
   strength?: number;
+  /** ConditioningSetArea: [height, width, y, x] in latent units (pixels ÷ 8), ComfyUI's tuple order. */
+  area?: readonly [number, number, number, number];
+  /** ConditioningSetMask: MASK [B,H,W] at any size; resized to the latent (bilinear) when sampling starts. */
+  mask?: Tensor;
+  mask_strength?: number;
+  /** ConditioningSetMask "mask bounds": the U-Net runs on the mask's bounding box only. */
+  set_area_to_bounds?: boolean;
+  /** Fraction of the schedule where the entry starts/stops applying (ComfyUI's start_percent/end_percent). */
+  start_percent?: number;
+  end_percent?: number;
 }
 
 /** CONDITIONING: a list of [cross-attention tensor [1, 77·k, D], extras], as in ComfyUI. */

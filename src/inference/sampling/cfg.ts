@@ -14,10 +14,28 @@ export interface ModelCallInput<C> {
   timestep: number;
   /** The conditioning of each sample in this call (length = batch). */
   conds: readonly C[];
+  /** The latent sample index (0‥batchSize−1) of each entry: per-sample masks are chosen by it. */
+  samples: readonly number[];
+  /** The same entries of x before calculateInput, for calls that return x0 themselves. */
+  xUnscaled: Float32Array;
 }
 
-/** Runs the U-Net on a batch and returns its raw output (eps, v, …) of the same size as x. */
-export type ModelCall<C> = (input: ModelCallInput<C>) => Promise<Float32Array>;
+/**
+ * A call's result: the raw model output (eps, v, …) of the same size as x, which the wrapper turns
+ * into x0; or `{ denoised }` when the call already combined x0 predictions itself (conditioning
+ * areas and masks are weighted in x0 space, as ComfyUI's calc_cond_batch does).
+ */
+export type ModelCallResult = Float32Array | { denoised: Float32Array };
+
+/** Runs the U-Net on a batch. */
+export type ModelCall<C> = ((input: ModelCallInput<C>) => Promise<ModelCallResult>) & {
+  /**
+   * Called once when the denoiser is built, with both conditionings together, because some
+   * preparation needs the pair (ComfyUI's process_conds gives each area an opposite of equal area).
+   * Returns the conditionings to pass on every call instead.
+   */
+  prepareConds?: (positive: C, negative: C | null) => { positive: C; negative: C | null };
+};
 
 export interface CfgDenoiserOptions<C> {
   modelSampling: ModelSampling;
@@ -61,13 +79,16 @@ export function createCfgDenoiser<C>(opts: CfgDenoiserOptions<C>): Denoiser {
   const skipUncond = isClose(cfg, 1) && !opts.disableCfg1Optimization;
   const hasNegative = opts.negative !== undefined && opts.negative !== null;
   if (!skipUncond && !hasNegative) throw new Error(`CFG: a negative conditioning is needed when cfg is ${cfg} (not 1)`);
+  const prepared = model.prepareConds
+    ? model.prepareConds(opts.positive, hasNegative ? (opts.negative as C) : null)
+    : { positive: opts.positive, negative: hasNegative ? (opts.negative as C) : null };
 
   return async (x: Float32Array, sigma: number): Promise<Float32Array> => {
     if (x.length % batchSize !== 0) throw new Error(`CFG: x has ${x.length} values, not divisible by batch size ${batchSize}`);
     const per = x.length / batchSize;
     const jobs: Job<C>[] = [];
-    for (let b = 0; b < batchSize; b++) jobs.push({ cond: opts.positive, sample: b, which: 0 });
-    if (!skipUncond) for (let b = 0; b < batchSize; b++) jobs.push({ cond: opts.negative as C, sample: b, which: 1 });
+    for (let b = 0; b < batchSize; b++) jobs.push({ cond: prepared.positive, sample: b, which: 0 });
+    if (!skipUncond) for (let b = 0; b < batchSize; b++) jobs.push({ cond: prepared.negative as C, sample: b, which: 1 });
 
     const scaled = ms.calculateInput(sigma, x);
     const timestep = ms.timestep(sigma);
@@ -75,15 +96,24 @@ export function createCfgDenoiser<C>(opts: CfgDenoiserOptions<C>): Denoiser {
     for (let start = 0; start < jobs.length; start += maxBatch) {
       const chunk = jobs.slice(start, start + Math.min(maxBatch, jobs.length - start));
       const input = new Float32Array(chunk.length * per);
-      chunk.forEach((job, k) => input.set(scaled.subarray(job.sample * per, (job.sample + 1) * per), k * per));
-      const out = await model({ x: input, batch: chunk.length, sigma, timestep, conds: chunk.map((j) => j.cond) });
+      const xUnscaled = new Float32Array(chunk.length * per);
+      chunk.forEach((job, k) => {
+        input.set(scaled.subarray(job.sample * per, (job.sample + 1) * per), k * per);
+        xUnscaled.set(x.subarray(job.sample * per, (job.sample + 1) * per), k * per);
+      });
+      const result = await model({
+        x: input, batch: chunk.length, sigma, timestep, conds: chunk.map((j) => j.cond), samples: chunk.map((j) => j.sample), xUnscaled,
+      });
+      const out = result instanceof Float32Array ? result : result?.denoised;
       if (!(out instanceof Float32Array) || out.length !== input.length) {
         throw new Error(`CFG: the model returned ${out instanceof Float32Array ? out.length + ' values' : 'no Float32Array'} for a batch of ${chunk.length} × ${per}`);
       }
+      const isDenoised = !(result instanceof Float32Array);
       chunk.forEach((job, k) => {
         const xs = x.subarray(job.sample * per, (job.sample + 1) * per);
         const target = preds[job.which]!.subarray(job.sample * per, (job.sample + 1) * per);
-        ms.calculateDenoised(sigma, out.subarray(k * per, (k + 1) * per), xs, target);
+        if (isDenoised) target.set(out.subarray(k * per, (k + 1) * per));
+        else ms.calculateDenoised(sigma, out.subarray(k * per, (k + 1) * per), xs, target);
       });
     }
     const cond = preds[0]!;
