@@ -130,6 +130,11 @@ export class BackendSupervisor implements vscode.Disposable {
     this._objectInfo = undefined;
   }
 
+  /** Drops the cached catalogue, e.g. after a file was added to the input folder it lists. */
+  forgetObjectInfo(): void {
+    this._objectInfo = undefined;
+  }
+
   /** The backend's node catalogue when it is running, else undefined (callers use the static one). */
   async objectInfoIfRunning(): Promise<ObjectInfo | undefined> {
     if (!this._client) return undefined;

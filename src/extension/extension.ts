@@ -1,7 +1,7 @@
 // Composition root: creates the log, settings, backend supervisor, providers and commands, and
 // returns the extension's API (with test hooks used by test/vscode/suite).
 import * as vscode from 'vscode';
-import type { HostToPanel } from '../protocol/webview';
+import type { HostToGraph, HostToPanel } from '../protocol/webview';
 import { BackendSupervisor } from './backend';
 import { nodeBackendFactory } from './backendClientFactory';
 import { BackendStatusBar } from './backendStatusBar';
@@ -11,7 +11,7 @@ import { GeneratePanelProvider } from './generatePanelProvider';
 import { BackendImageGenerator, GenerationService, type ImageGenerator } from './generation';
 import { MarbleSettings } from './settings';
 import { newWorkflow, openPngAsWorkflow, runWorkflow, selectModelsFolder } from './workflowCommands';
-import { WorkflowEditorProvider } from './workflowEditorProvider';
+import { WorkflowEditorProvider, type OpenDialog } from './workflowEditorProvider';
 import { WorkflowRunner } from './workflowRunner';
 
 /** What `activate` returns; `_test` is for the VS Code test suite only. */
@@ -32,6 +32,12 @@ export interface MarbleApi {
     panelMessage(message: unknown): Promise<void>;
     /** Sees every message the host posts to the Generate view's page. */
     tapPanel(listener: (message: HostToPanel) => void): vscode.Disposable;
+    /** Sees every message the host posts to any graph editor page, with its document's URI. */
+    tapGraph(listener: (uri: vscode.Uri, message: HostToGraph) => void): vscode.Disposable;
+    /** Replaces the upload button's file picker (undefined restores showOpenDialog). */
+    setOpenDialog(dialog: OpenDialog | undefined): void;
+    /** Resolves once the Generate view's gallery holds every finished generation. */
+    galleryWritten(): Promise<void>;
   };
 }
 
@@ -46,7 +52,8 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   // Webviews may show generated images: from the workspace folders and from the staging folder.
   const imageRoots = () => [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri), settings.stagingFolder()];
 
-  const editors = new WorkflowEditorProvider(context, backend, log, imageRoots);
+  const editors = new WorkflowEditorProvider(context, backend, log, imageRoots, settings);
+  const realOpenDialog = editors.openDialog;
   const runner = new WorkflowRunner(backend, settings, log, (doc, wf) => editors.applyWorkflowEdit(doc, wf));
   editors.runner = runner;
   context.subscriptions.push(WorkflowEditorProvider.register(editors));
@@ -54,7 +61,7 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   const realGenerator = new BackendImageGenerator(backend, settings, context.workspaceState, context.extensionUri, log);
   const generation = new GenerationService(realGenerator, log);
   const panel = new GeneratePanelProvider(context, backend, generation, settings, log, imageRoots);
-  context.subscriptions.push(GeneratePanelProvider.register(panel));
+  context.subscriptions.push(generation, panel, GeneratePanelProvider.register(panel));
 
   const generate = (opts: GenerateCommandOptions) => generateImageCommand(generation, settings, context.workspaceState, opts);
   const asOptions = (arg: unknown): GenerateCommandOptions =>
@@ -100,6 +107,9 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
       panelReady: () => panel.ready,
       panelMessage: (message) => panel.receiveForTest(message),
       tapPanel: (listener) => panel.tapForTest(listener),
+      tapGraph: (listener) => editors.tapForTest(listener),
+      setOpenDialog: (dialog) => { editors.openDialog = dialog ?? realOpenDialog; },
+      galleryWritten: () => panel.galleryWritten(),
     },
   };
 }

@@ -13,7 +13,7 @@ import type { BackendSupervisor } from './backend';
 import { activeInsertionTarget, referenceText } from './assetStore';
 import { altTextFromPrompt } from './assetReference';
 import { errorMessage, reportError, requireTrust, UserFacingError } from './failableCommand';
-import type { GenerationService } from './generation';
+import type { GeneratedImages, GenerationService } from './generation';
 import { PromptRunError } from './promptRun';
 import { applyControl, RANDOM_SEED_LIMIT, SEED_RANGE } from './seedControl';
 import type { MarbleSettings } from './settings';
@@ -38,10 +38,13 @@ function comboList(info: ObjectInfo, node: string, input: string): string[] {
   return (comboOptions(spec) ?? []).map(String);
 }
 
-export class GeneratePanelProvider implements vscode.WebviewViewProvider {
+export class GeneratePanelProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private _view: vscode.WebviewView | undefined;
   private _initialised = false;
   private readonly _taps = new Set<(m: HostToPanel) => void>();
+  private readonly _generated: vscode.Disposable;
+  /** Serialises gallery writes: two generations finishing together must not drop one's images. */
+  private _galleryWrites: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly _context: vscode.ExtensionContext,
@@ -50,7 +53,32 @@ export class GeneratePanelProvider implements vscode.WebviewViewProvider {
     private readonly _settings: MarbleSettings,
     private readonly _log: vscode.LogOutputChannel,
     private readonly _imageRoots: () => vscode.Uri[],
-  ) {}
+  ) {
+    // Every generation lands in the gallery: this view's own and the Generate Image commands'.
+    this._generated = _service.onDidGenerate((g) => {
+      this._galleryWrites = this._galleryWrites.then(() => this._addToGallery(g))
+        .catch((e) => this._log.warn(`Gallery: ${errorMessage(e)}`));
+    });
+  }
+
+  dispose(): void {
+    this._generated.dispose();
+  }
+
+  private async _addToGallery(g: GeneratedImages): Promise<void> {
+    const now = Date.now();
+    const { prompt, width, height } = g.values;
+    const stored: StoredItem[] = g.images.map((u) => ({ path: u.fsPath, prompt, seed: g.seed, width, height, createdAt: now }));
+    const previous = this._context.workspaceState.get<StoredItem[]>(GALLERY_KEY, [])
+      .filter((p) => !stored.some((s) => s.path === p.path));
+    await this._context.workspaceState.update(GALLERY_KEY, [...stored, ...previous].slice(0, MAX_GALLERY));
+    if (this._view && this._initialised) this._post({ type: 'gallery', items: await this._gallery() });
+  }
+
+  /** Resolves once the gallery holds every generation that finished so far. */
+  galleryWritten(): Promise<void> {
+    return this._galleryWrites;
+  }
 
   static register(provider: GeneratePanelProvider): vscode.Disposable {
     return vscode.window.registerWebviewViewProvider(GENERATE_VIEW_ID, provider);
@@ -171,10 +199,10 @@ export class GeneratePanelProvider implements vscode.WebviewViewProvider {
           preview: (_node, format, data) => this._post({ type: 'preview', dataUrl: `data:image/${format};base64,${data}` }),
         }],
       });
+      // The gallery itself was updated by onDidGenerate; this shows the result at once.
+      await this._galleryWrites;
       const now = Date.now();
       const stored: StoredItem[] = outcome.images.map((u) => ({ path: u.fsPath, prompt, seed: outcome.seed, width, height, createdAt: now }));
-      const previous = this._context.workspaceState.get<StoredItem[]>(GALLERY_KEY, []);
-      await this._context.workspaceState.update(GALLERY_KEY, [...stored, ...previous].slice(0, MAX_GALLERY));
       const webview = this._view?.webview;
       const images = stored.map((s) => ({
         ...s, filename: path.basename(s.path), uri: webview ? webview.asWebviewUri(vscode.Uri.file(s.path)).toString() : s.path,

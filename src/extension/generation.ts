@@ -112,9 +112,24 @@ export interface GenerationOutcome {
   inserted?: string;
 }
 
+/** Images a generation saved into the workspace, with what made them (for the gallery). */
+export interface GeneratedImages {
+  images: vscode.Uri[];
+  seed: number;
+  values: GenerationValues;
+}
+
 /** Runs a generator, moves its images into `folder` and inserts references at `insertInto`. */
 export class GenerationService {
+  private readonly _onDidGenerate = new vscode.EventEmitter<GeneratedImages>();
+  /** Fires after every successful generation, whichever command or view started it. */
+  readonly onDidGenerate = this._onDidGenerate.event;
+
   constructor(public generator: ImageGenerator, private readonly _log: vscode.LogOutputChannel) {}
+
+  dispose(): void {
+    this._onDidGenerate.dispose();
+  }
 
   async run(
     values: GenerationValues,
@@ -125,6 +140,8 @@ export class GenerationService {
     const images: vscode.Uri[] = [];
     for (const f of staged.files) images.push(await moveIntoWorkspace(f, folder));
     this._log.info(`Generate: saved ${images.map((i) => i.fsPath).join(', ')}`);
+    // Before the insertion: the files exist now, whatever happens to the target document.
+    if (images.length > 0) this._onDidGenerate.fire({ images, seed: staged.seed, values });
     let inserted: string | undefined;
     if (options.insertInto && images.length > 0) {
       const t = options.insertInto;

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfigureParams } from '../protocol/inference';
 import {
-  checkExecutionProvider, checkOutputFolder, effectiveSetting, resolveModelsFolders,
+  checkExecutionProvider, checkInputFolder, checkOutputFolder, effectiveSetting, resolveModelsFolders,
 } from './settingsResolution';
 
 const SECTION = 'marble';
@@ -48,6 +48,17 @@ export class MarbleSettings {
     return rel === '.' ? folder.uri : vscode.Uri.joinPath(folder.uri, ...rel.split('/'));
   }
 
+  /**
+   * The folder LoadImage reads and the graph's upload button writes (`marble.inputFolder`, as
+   * ComfyUI's `input/`); undefined without a workspace.
+   */
+  inputFolderFor(resource?: vscode.Uri): vscode.Uri | undefined {
+    const folder = this.workspaceFolderFor(resource);
+    if (!folder) return undefined;
+    const rel = checkInputFolder(effectiveSetting(this._layers<string>('inputFolder', folder.uri), vscode.workspace.isTrusted, 'input'));
+    return rel === '.' ? folder.uri : vscode.Uri.joinPath(folder.uri, ...rel.split('/'));
+  }
+
   /** The user's template for Generate Image, or undefined for the bundled default graph. */
   defaultWorkflow(resource?: vscode.Uri): vscode.Uri | undefined {
     const folder = this.workspaceFolderFor(resource);
@@ -76,10 +87,13 @@ export class MarbleSettings {
     if (typeof budget !== 'number' || !(budget >= 0)) {
       throw new Error(`Setting marble.memoryBudgetMB: expected a number ≥ 0, got ${JSON.stringify(budget)}`);
     }
+    // One backend serves the window, so the first workspace folder's input folder is the one
+    // LoadImage sees; a virtual workspace (no file path) keeps the staging folder.
+    const input = this.inputFolderFor();
     return {
       modelsRoots: this.modelsFolders(),
       outputDir: path.join(staging, 'output'),
-      inputDir: path.join(staging, 'input'),
+      inputDir: input?.scheme === 'file' ? input.fsPath : path.join(staging, 'input'),
       tempDir: path.join(staging, 'temp'),
       ep: checkExecutionProvider(cfg.get('executionProvider', 'auto')),
       memoryBudgetMB: budget,

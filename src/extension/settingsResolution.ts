@@ -70,16 +70,27 @@ export function checkExecutionProvider(value: unknown): ExecutionProviderSetting
 }
 
 /**
- * The output folder relative to a workspace folder. Absolute paths and `..` escapes are refused:
- * generated files land inside the workspace, where the Explorer and the references can see them.
+ * A folder setting relative to a workspace folder (`setting` names it in errors). Absolute paths
+ * and `..` escapes are refused: Marble's files stay inside the workspace, where the Explorer and
+ * the references can see them.
  */
-export function checkOutputFolder(value: unknown): string {
+export function checkWorkspaceFolderSetting(value: unknown, setting: string): string {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new Error(`Setting marble.outputFolder: expected a folder path relative to the workspace, got ${JSON.stringify(value)}`);
+    throw new Error(`Setting ${setting}: expected a folder path relative to the workspace, got ${JSON.stringify(value)}`);
   }
   const rel = value.trim().replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
   if (rel.startsWith('/') || /^[a-zA-Z]:/.test(rel) || rel.split('/').includes('..')) {
-    throw new Error(`Setting marble.outputFolder: "${value}" must stay inside the workspace (no absolute path, no "..")`);
+    throw new Error(`Setting ${setting}: "${value}" must stay inside the workspace (no absolute path, no "..")`);
   }
   return rel === '' ? '.' : rel;
+}
+
+/** The output folder relative to a workspace folder (see checkWorkspaceFolderSetting). */
+export function checkOutputFolder(value: unknown): string {
+  return checkWorkspaceFolderSetting(value, 'marble.outputFolder');
+}
+
+/** The folder LoadImage reads from, relative to a workspace folder. */
+export function checkInputFolder(value: unknown): string {
+  return checkWorkspaceFolderSetting(value, 'marble.inputFolder');
 }

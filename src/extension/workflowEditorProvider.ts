@@ -5,18 +5,29 @@
 import * as vscode from 'vscode';
 import { loadCoreCatalog } from '../workflow/catalog/catalog';
 import { writeCanonicalWorkflow } from '../workflow/canonicalJson';
+import { specOptions, widgetNamesFor } from '../workflow/catalog/widgets';
 import type { ObjectInfo } from '../workflow/objectInfo';
+import { IMAGE_EXTENSIONS } from '../inference/image/inputFiles';
 import {
   isGraphMessage, WEBVIEW_PROTOCOL_VERSION, type GraphToHost, type HostToGraph, type ThemeKind,
 } from '../protocol/webview';
 import type { BackendSupervisor } from './backend';
-import { errorMessage, reportError } from './failableCommand';
+import { errorMessage, reportError, UserFacingError } from './failableCommand';
+import { inputCombos, inputListing, withInputFiles } from './inputFolder';
+import { copyIntoInputFolder, listInputFolder } from './inputUpload';
+import { LazyTokenCounter, promptTexts, tokenCountsFor } from './promptTokens';
+import type { MarbleSettings } from './settings';
 import { minimalReplacement, withLineEndings } from './minimalEdit';
 import type { RunSink, WorkflowRunner } from './workflowRunner';
 import { detectIndent, parseJsonText, reindentJson } from './workflowText';
 import { webviewHtml, webviewOptions } from './webviewSupport';
 
 export const WORKFLOW_VIEW_TYPE = 'marble.workflowEditor';
+
+/** Typing in a prompt re-counts its tokens at most this often. */
+const TOKEN_DEBOUNCE_MS = 150;
+
+export type OpenDialog = (options: vscode.OpenDialogOptions) => Thenable<vscode.Uri[] | undefined>;
 
 function themeKind(): ThemeKind {
   switch (vscode.window.activeColorTheme.kind) {
@@ -45,10 +56,18 @@ class EditorSession {
   /** This webview's edits, applied one after another in the order the page sent them. */
   edits: Promise<void> = Promise.resolve();
   ready = false;
+  /** The catalogue this page was initialised with (updated by comboValues). */
+  objectInfo: ObjectInfo = {};
+  tokenTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly document: vscode.TextDocument, readonly panel: vscode.WebviewPanel) {}
+  constructor(
+    readonly document: vscode.TextDocument,
+    readonly panel: vscode.WebviewPanel,
+    private readonly _tap: (uri: vscode.Uri, m: HostToGraph) => void,
+  ) {}
 
   post(message: HostToGraph): void {
+    this._tap(this.document.uri, message);
     void this.panel.webview.postMessage(message);
   }
 
@@ -72,13 +91,24 @@ class EditorSession {
 export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   private readonly _sessions = new Set<EditorSession>();
   private _runner: WorkflowRunner | undefined;
+  private readonly _tokens = new LazyTokenCounter();
+  private readonly _taps = new Set<(uri: vscode.Uri, m: HostToGraph) => void>();
+  /** The upload button's file picker (a test replaces it). */
+  openDialog: OpenDialog = (o) => vscode.window.showOpenDialog(o);
 
   constructor(
     private readonly _context: vscode.ExtensionContext,
     private readonly _backend: BackendSupervisor,
     private readonly _log: vscode.LogOutputChannel,
     private readonly _imageRoots: () => vscode.Uri[],
+    private readonly _settings?: MarbleSettings,
   ) {}
+
+  /** Test hook: sees every message posted to any graph page. */
+  tapForTest(listener: (uri: vscode.Uri, m: HostToGraph) => void): vscode.Disposable {
+    this._taps.add(listener);
+    return new vscode.Disposable(() => this._taps.delete(listener));
+  }
 
   /** Registers the provider; the runner is set later because it writes through this provider. */
   static register(provider: WorkflowEditorProvider): vscode.Disposable {
@@ -103,7 +133,7 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   }
 
   async resolveCustomTextEditor(document: vscode.TextDocument, panel: vscode.WebviewPanel): Promise<void> {
-    const session = new EditorSession(document, panel);
+    const session = new EditorSession(document, panel, (uri, m) => { for (const t of this._taps) t(uri, m); });
     this._sessions.add(session);
     panel.webview.options = webviewOptions(this._context.extensionUri, 'graph', this._imageRoots());
     try {
@@ -119,11 +149,15 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
       panel.webview.onDidReceiveMessage((m: unknown) => void this._receive(session, m)),
       vscode.workspace.onDidChangeTextDocument((e) => {
         // Change events without content changes (dirty-state flips) carry nothing to show.
-        if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) session.sync();
+        if (e.document.uri.toString() === document.uri.toString() && e.contentChanges.length > 0) {
+          session.sync();
+          this._scheduleTokenCounts(session);
+        }
       }),
     ];
     // Every per-editor subscription ends with the panel (drawio's leaked listener is the counter-example).
     panel.onDidDispose(() => {
+      clearTimeout(session.tokenTimer);
       this._sessions.delete(session);
       for (const s of subs) s.dispose();
     });
@@ -175,11 +209,15 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
       case 'log':
         this._log[m.level](`[graph webview] ${m.message}`);
         return;
+      case 'upload':
+        await this._upload(session, m.node, m.widget);
+        return;
     }
   }
 
   private async _init(session: EditorSession): Promise<void> {
-    const objectInfo = await this._catalog();
+    const objectInfo = await this._catalog(session.document.uri);
+    session.objectInfo = objectInfo;
     const text = session.document.getText();
     session.ready = true;
     session.lastText = text;
@@ -189,17 +227,102 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     });
     const parsed = parseJsonText(text);
     if (!parsed.ok) session.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
+    this._scheduleTokenCounts(session, 0);
   }
 
-  /** object_info from the backend when it runs (real model lists), else the static catalogue. */
-  private async _catalog(): Promise<ObjectInfo> {
+  /**
+   * object_info from the backend when it runs (real model lists), else the static catalogue;
+   * either way the input-folder combos list the input folder as it is now.
+   */
+  private async _catalog(resource: vscode.Uri): Promise<ObjectInfo> {
+    let info: ObjectInfo | undefined;
     try {
-      const live = await this._backend.objectInfoIfRunning();
-      if (live) return live;
+      info = await this._backend.objectInfoIfRunning();
     } catch (e) {
       this._log.warn(`object_info from the backend failed, using the static catalogue: ${errorMessage(e)}`);
     }
-    return loadCoreCatalog();
+    info ??= loadCoreCatalog();
+    const folder = this._inputFolder(resource);
+    return folder ? withInputFiles(info, await listInputFolder(folder)) : info;
+  }
+
+  private _inputFolder(resource: vscode.Uri): vscode.Uri | undefined {
+    try {
+      return this._settings?.inputFolderFor(resource);
+    } catch (e) {
+      this._log.warn(errorMessage(e));
+      return undefined;
+    }
+  }
+
+  /** Sends the prompt nodes' token counts soon; a burst of edits is counted once. */
+  private _scheduleTokenCounts(session: EditorSession, delay = TOKEN_DEBOUNCE_MS): void {
+    clearTimeout(session.tokenTimer);
+    session.tokenTimer = setTimeout(() => {
+      session.tokenTimer = undefined;
+      void this._postTokenCounts(session).catch((e) => this._log.warn(`Token counts: ${errorMessage(e)}`));
+    }, delay);
+  }
+
+  private async _postTokenCounts(session: EditorSession): Promise<void> {
+    if (!session.ready) return;
+    const parsed = parseJsonText(session.document.getText());
+    if (!parsed.ok) return;
+    const texts = promptTexts(parsed.value, session.objectInfo);
+    if (texts.size === 0) return;
+    const count = await this._tokens.get();
+    session.post({ type: 'tokenCounts', counts: tokenCountsFor(texts, count) });
+  }
+
+  /**
+   * The upload button of `widget` on node `nodeId`: pick an image, copy it into the input
+   * folder, refresh every page's list, then set the widget to it as one edit (one undo step).
+   */
+  private async _upload(session: EditorSession, nodeId: string, widget: string): Promise<void> {
+    const document = session.document;
+    if (document.uri.scheme === 'git') throw new UserFacingError('Marble: this workflow is read-only.');
+    const folder = this._inputFolder(document.uri);
+    if (!folder) throw new UserFacingError('Marble: open a folder first; uploaded images are copied into its input folder.');
+    const parsed = parseJsonText(document.getText());
+    if (!parsed.ok) throw new Error(`Upload: the workflow is not valid JSON (${parsed.message})`);
+    const workflow = parsed.value as { nodes?: Array<{ id: unknown; type?: unknown; widgets_values?: unknown }> };
+    const node = workflow.nodes?.find((n) => String(n.id) === nodeId);
+    if (!node) throw new Error(`Upload: node #${nodeId} is not in ${document.uri.fsPath}`);
+    const schema = typeof node.type === 'string' ? session.objectInfo[node.type] : undefined;
+    const spec = schema?.input.required?.[widget] ?? schema?.input.optional?.[widget];
+    if (!schema || !spec || specOptions(spec).image_upload !== true) {
+      throw new Error(`Upload: input '${widget}' of node #${nodeId} (${String(node.type)}) does not take uploads`);
+    }
+    const picked = await this.openDialog({
+      canSelectFiles: true, canSelectFolders: false, canSelectMany: false, openLabel: 'Upload',
+      title: `Copy an image into ${vscode.workspace.asRelativePath(folder)}`,
+      filters: { Images: [...IMAGE_EXTENSIONS].map((e) => e.slice(1)) },
+    });
+    if (!picked?.length) return;
+    const { name, reuse } = await copyIntoInputFolder(picked[0]!, folder);
+    this._log.info(`Upload: ${picked[0]!.fsPath} → ${name}${reuse ? ' (identical file already there)' : ''}`);
+    this._backend.forgetObjectInfo();
+    await this._sendInputListing(folder);
+
+    const index = widgetNamesFor(schema).indexOf(widget);
+    const values = Array.isArray(node.widgets_values) ? [...node.widgets_values] : [];
+    values[index] = name;
+    node.widgets_values = values;
+    await this.applyWorkflowEdit(document, workflow as Record<string, unknown>);
+  }
+
+  /** Sends the input folder's current files to every page whose document lives under it. */
+  private async _sendInputListing(folder: vscode.Uri): Promise<void> {
+    const files = await listInputFolder(folder);
+    for (const s of this._sessions) {
+      if (!s.ready || this._inputFolder(s.document.uri)?.toString() !== folder.toString()) continue;
+      const combos = inputCombos(s.objectInfo);
+      s.objectInfo = withInputFiles(s.objectInfo, files);
+      for (const c of combos) {
+        const values = inputListing(files, c.imagesOnly);
+        s.post({ type: 'comboValues', classType: c.classType, input: c.input, values });
+      }
+    }
   }
 
   private async _applyFromSession(session: EditorSession, workflow: Record<string, unknown>, label?: string): Promise<void> {

@@ -48,8 +48,13 @@ export interface GraphInterrupt { type: 'interrupt' }
 /** Parse-error view's button: reopen the document with the plain text editor. */
 export interface GraphReopenAsText { type: 'reopenAsText' }
 export interface GraphLog { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
+/**
+ * An upload button (ComfyUI's `upload` widget of LoadImage) was clicked: the host picks a file,
+ * copies it into the input folder and sets the node's `widget` combo to it.
+ */
+export interface GraphUpload { type: 'upload'; node: string; widget: string }
 
-export type GraphToHost = GraphReady | GraphEdit | GraphRun | GraphInterrupt | GraphReopenAsText | GraphLog;
+export type GraphToHost = GraphReady | GraphEdit | GraphRun | GraphInterrupt | GraphReopenAsText | GraphLog | GraphUpload;
 
 // Graph editor: host → webview
 
@@ -74,8 +79,16 @@ export interface GraphExecuted { type: 'executed'; node: string; images: Webview
 /** Validation failure (`nodeErrors`) or an execution error on one node (`node`). */
 export interface GraphError { type: 'error'; message: string; node?: string; nodeErrors?: NodeErrors }
 
+/** Prompt length per text-encoder node, from the same tokenizer the encoder runs. */
+export interface TokenCount { tokens: number; chunks: number }
+export interface GraphTokenCounts { type: 'tokenCounts'; counts: Record<string, TokenCount> }
+/** New option list for one combo input of one node class (e.g. LoadImage's images after an upload). */
+export interface GraphComboValues { type: 'comboValues'; classType: string; input: string; values: string[] }
+
 export type HostToGraph =
   | GraphInit
+  | GraphTokenCounts
+  | GraphComboValues
   | GraphUpdate
   | GraphParseError
   | GraphStatus
@@ -173,6 +186,7 @@ export function isGraphMessage(x: unknown): x is GraphToHost {
     case 'edit': return isObj(x.workflow) && Array.isArray(x.workflow.nodes) && isOptStr(x.label);
     case 'run': case 'interrupt': case 'reopenAsText': return true;
     case 'log': return oneOf(LOG_LEVELS, x.level) && isStr(x.message);
+    case 'upload': return isStr(x.node) && x.node.length > 0 && isStr(x.widget) && x.widget.length > 0;
     default: return false;
   }
 }
@@ -224,6 +238,8 @@ export function isHostToGraph(x: unknown): x is HostToGraph {
     case 'preview': return isStr(x.node) && isStr(x.dataUrl);
     case 'executed': return isStr(x.node) && Array.isArray(x.images) && x.images.every(isImage);
     case 'error': return isStr(x.message) && isOptStr(x.node) && (x.nodeErrors === undefined || isObj(x.nodeErrors));
+    case 'tokenCounts': return isObj(x.counts) && Object.values(x.counts).every((c) => isObj(c) && isNum(c.tokens) && isNum(c.chunks));
+    case 'comboValues': return isStr(x.classType) && isStr(x.input) && isStrArray(x.values);
     default: return false;
   }
 }

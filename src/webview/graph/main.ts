@@ -16,7 +16,9 @@ import {
 import { getVsCodeApi, onHostMessage, patchState } from '../vscodeApi';
 import { GraphEditor, type ViewState } from './graphEditor';
 import { ExecutionOverlay } from './executionOverlay';
-import { registerNodeTypes } from './nodeTypes';
+import { registerNodeTypes, type NodeTypeHooks } from './nodeTypes';
+import { TokenCounts } from './tokenCounts';
+import type { ObjectInfo } from '../../workflow/objectInfo';
 import { applyTheme, readThemeColours, watchTheme, type ThemeColours } from './theme';
 import { parseWorkflowText } from './workflowText';
 import { buildGraphPage, type GraphPage } from './page';
@@ -31,7 +33,35 @@ let editor: GraphEditor | undefined;
 let colours: ThemeColours = readThemeColours();
 let readOnly = false;
 const overlay = new ExecutionOverlay(() => colours, () => editor?.canvas.setDirty(true, false));
+const tokenCounts = new TokenCounts(() => editor?.canvas.setDirty(true, false));
+let objectInfo: ObjectInfo = {};
 
+const nodeHooks: NodeTypeHooks = {
+  widgetChanged: () => editor?.scheduleCheck('widget'),
+  canvas: () => editor?.canvas,
+  drawOverlay: (node, ctx) => {
+    overlay.draw(node, ctx);
+    drawModeShade(node.mode, node.size, ctx);
+  },
+  // The host picks the file and sets the widget as one document edit; nothing changes here.
+  upload: (node, input) => { if (!readOnly) post({ type: 'upload', node: String(node.id), widget: input }); },
+  footer: (node, widget) => tokenCounts.footer(String(node.id), widget),
+};
+
+/** A combo's option list changed (files added to the input folder): future and present nodes. */
+function setComboValues(classType: string, input: string, values: string[]): void {
+  const entry = objectInfo[classType];
+  const group = entry?.input.required?.[input] ? 'required' : entry?.input.optional?.[input] ? 'optional' : undefined;
+  if (!entry || !group) return;
+  entry.input[group]![input] = [values, entry.input[group]![input]![1] ?? {}];
+  registerNodeTypes({ [classType]: entry }, nodeHooks);
+  for (const node of editor?.graph.nodes ?? []) {
+    if (node.type !== classType) continue;
+    const w = node.widgets?.find((x) => x.name === input && x.type === 'combo');
+    if (w) (w.options as { values?: unknown }).values = values;
+  }
+  editor?.canvas.setDirty(true, false);
+}
 function ensureEditor(): GraphEditor {
   if (editor) return editor;
   const ed = new GraphEditor(page.canvas, {
@@ -48,7 +78,7 @@ function ensureEditor(): GraphEditor {
   new ResizeObserver(fit).observe(page.canvasHost);
   fit();
   // Test and debugging handle; the page has no other way in.
-  (window as unknown as { __marble: unknown }).__marble = { editor: ed, overlay };
+  (window as unknown as { __marble: unknown }).__marble = { editor: ed, overlay, tokenCounts };
   return ed;
 }
 
@@ -132,14 +162,8 @@ function handle(msg: HostToGraph): void {
         return;
       }
       readOnly = !!msg.readOnly;
-      const count = registerNodeTypes(msg.objectInfo, {
-        widgetChanged: () => editor?.scheduleCheck('widget'),
-        canvas: () => editor?.canvas,
-        drawOverlay: (node, ctx) => {
-          overlay.draw(node, ctx);
-          drawModeShade(node.mode, node.size, ctx);
-        },
-      });
+      objectInfo = msg.objectInfo;
+      const count = registerNodeTypes(msg.objectInfo, nodeHooks);
       post({ type: 'log', level: 'debug', message: `registered ${count} node types` });
       setStatus('idle', 'Ready');
       loadText(msg.text, false);
@@ -147,6 +171,8 @@ function handle(msg: HostToGraph): void {
       return;
     }
     case 'update': loadText(msg.text, true); return;
+    case 'tokenCounts': tokenCounts.set(msg.counts); return;
+    case 'comboValues': setComboValues(msg.classType, msg.input, msg.values); return;
     case 'parseError': showParseError(msg.message, msg.line, msg.column); return;
     case 'status': setStatus(msg.state, msg.message); if (msg.state !== 'running') overlay.setRunning(null); return;
     case 'executing':

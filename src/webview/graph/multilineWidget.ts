@@ -8,6 +8,8 @@ import { LiteGraph } from '@comfyorg/litegraph';
 export interface MultilineHooks {
   widgetChanged(node: LGraphNode, name: string): void;
   canvas(): LGraphCanvas | undefined;
+  /** Text for the widget's bottom line (a prompt's token count), or undefined for none. */
+  footer?(node: LGraphNode, widget: string): string | undefined;
 }
 
 export interface MultilineWidget {
@@ -17,6 +19,8 @@ export interface MultilineWidget {
   options: Record<string, unknown>;
   y: number;
   computedHeight?: number;
+  /** The footer drawn last frame (the browser tests read back what is on screen). */
+  drawnFooter?: string;
   draw(ctx: CanvasRenderingContext2D, node: LGraphNode, width: number, y: number, height: number): void;
   computeLayoutSize(): { minHeight: number; maxHeight: number; minWidth: number };
   mouse(e: PointerEvent, pos: [number, number], node: LGraphNode): boolean;
@@ -25,6 +29,7 @@ export interface MultilineWidget {
 const MARGIN = 15;
 const LINE_HEIGHT = 14;
 const PAD = 6;
+const FOOTER_HEIGHT = 16;
 
 /** Greedy word wrap; words longer than the width are split by characters. */
 export function wrapText(ctx: Pick<CanvasRenderingContext2D, 'measureText'>, text: string, width: number): string[] {
@@ -58,8 +63,10 @@ export function createMultilineWidget(name: string, value: string, hooks: Multil
     value,
     options: { multiline: true },
     y: 0,
-    draw(ctx, _node, width, y) {
-      const h = Math.max(LINE_HEIGHT + 2 * PAD, (this.computedHeight ?? 60) - 4);
+    draw(ctx, node, width, y) {
+      const footer = hooks.footer?.(node, name);
+      this.drawnFooter = footer;
+      const h = Math.max(LINE_HEIGHT + 2 * PAD + (footer ? FOOTER_HEIGHT : 0), (this.computedHeight ?? 60) - 4);
       const w = width - 2 * MARGIN;
       ctx.save();
       ctx.fillStyle = LiteGraph.WIDGET_BGCOLOR;
@@ -74,8 +81,17 @@ export function createMultilineWidget(name: string, value: string, hooks: Multil
       const text = String(this.value ?? '');
       ctx.fillStyle = text ? LiteGraph.WIDGET_TEXT_COLOR : LiteGraph.WIDGET_SECONDARY_TEXT_COLOR;
       const lines = text ? wrapText(ctx, text, w - 2 * PAD) : [name];
-      const maxLines = Math.max(1, Math.floor((h - 2 * PAD) / LINE_HEIGHT));
+      // The footer keeps its own strip, so long prompts never run under the count.
+      const textH = h - 2 * PAD - (footer ? FOOTER_HEIGHT : 0);
+      const maxLines = Math.max(1, Math.floor(textH / LINE_HEIGHT));
       lines.slice(0, maxLines).forEach((line, i) => ctx.fillText(line, MARGIN + PAD, y + PAD + i * LINE_HEIGHT));
+      if (footer) {
+        ctx.font = '11px Arial, sans-serif';
+        ctx.textAlign = 'right';
+        ctx.textBaseline = 'bottom';
+        ctx.fillStyle = LiteGraph.WIDGET_SECONDARY_TEXT_COLOR;
+        ctx.fillText(footer, MARGIN + w - PAD, y + h - 4);
+      }
       ctx.restore();
     },
     computeLayoutSize() {

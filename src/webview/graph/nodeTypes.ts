@@ -18,6 +18,10 @@ export interface NodeTypeHooks {
   canvas(): LGraphCanvas | undefined;
   /** Per-node overlay drawing (execution state), called from onDrawForeground. */
   drawOverlay?(node: LGraphNode, ctx: CanvasRenderingContext2D): void;
+  /** An upload button was clicked; `input` is the combo it fills (LoadImage's `image`). */
+  upload?(node: LGraphNode, input: string): void;
+  /** A note drawn under a multiline widget's text, e.g. a prompt's token count. */
+  footer?(node: LGraphNode, widget: string): string | undefined;
 }
 
 const noop = () => {};
@@ -55,7 +59,7 @@ function addInputWidgetOrSocket(node: LGraphNode, name: string, spec: InputSpec,
     node.addWidget('combo', name, (opts.default ?? values[0] ?? '') as string, noop, { values });
     if (opts.image_upload) {
       // ComfyUI's upload button stores the literal "image" in widgets_values; keep the slot.
-      node.addWidget('button', 'upload', 'image' as never, noop, {});
+      node.addWidget('button', 'upload', 'image' as never, ((_w: unknown, _c: unknown, target: LGraphNode) => hooks.upload?.(target ?? node, name)) as never, {});
     }
     return;
   }

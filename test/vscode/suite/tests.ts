@@ -11,6 +11,7 @@ export function loadTestFiles(): void {
   require('./backend.test');
   require('./generation.test');
   require('./seams.test');
+  require('./inputs.test');
   // Keep last: it leaves editors open for the runner's screenshots.
   require('./showcase.test');
 }

@@ -1,0 +1,120 @@
+// The graph page's prompt token counts and LoadImage upload button, in Chromium under the shipped
+// CSP: what the host sends is what is drawn, and the button speaks to the host only.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { WEBVIEW_PROTOCOL_VERSION } from '../../src/protocol/webview';
+import { buildWebviews, coreObjectInfo, launch, openWebview, readJson, screenshotPath, serve, SHARED_DATA, type Served, type Webview } from './harness';
+
+const DEFAULT_GRAPH = join(SHARED_DATA, 'comfyui/default_graph.json');
+
+/** Footers the prompt widgets drew in their last frame, by node id. */
+async function drawnFooters(wv: Webview): Promise<Record<string, string | null>> {
+  return wv.page.evaluate(() => {
+    const { editor } = (window as any).__marble;
+    const out: Record<string, string | null> = {};
+    for (const n of editor.graph.nodes) {
+      const w = (n.widgets ?? []).find((x: any) => x.name === 'text');
+      if (w) out[String(n.id)] = w.drawnFooter ?? null;
+    }
+    return out;
+  });
+}
+
+const redraw = (wv: Webview) => wv.page.evaluate(() => new Promise<void>((resolve) => {
+  const { editor } = (window as any).__marble;
+  editor.canvas.draw(true, true);
+  requestAnimationFrame(() => resolve());
+}));
+
+function loadImageWorkflow() {
+  return {
+    last_node_id: 10, last_link_id: 0, links: [], groups: [], config: {}, extra: {}, version: 0.4,
+    nodes: [{
+      id: 10, type: 'LoadImage', pos: [100, 100], size: [320, 120], flags: {}, order: 0, mode: 0,
+      inputs: [], outputs: [{ name: 'IMAGE', type: 'IMAGE', links: null }, { name: 'MASK', type: 'MASK', links: null }],
+      properties: {}, widgets_values: ['a.png', 'image'],
+    }],
+  };
+}
+
+describe('graph editor: token counts and the upload button (Chromium)', function () {
+  this.timeout(30000);
+  let browser: Browser;
+  let served: Served;
+  let wv: Webview | undefined;
+
+  before(async () => {
+    served = await serve(await buildWebviews());
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    served?.server.close();
+  });
+  afterEach(async () => {
+    if (!wv) return;
+    const violations = await wv.violations();
+    const errors = wv.pageErrors;
+    await wv.close();
+    wv = undefined;
+    assert.deepEqual(violations, [], 'no CSP violations');
+    assert.deepEqual(errors, [], 'no page errors');
+  });
+
+  it('draws the token count it is sent under each prompt, with chunks past 75 tokens', async () => {
+    wv = await openWebview(browser, served, 'graph', { width: 1700, height: 820 });
+    await wv.send({
+      type: 'init', version: WEBVIEW_PROTOCOL_VERSION, text: JSON.stringify(readJson(DEFAULT_GRAPH)),
+      objectInfo: coreObjectInfo(), theme: 'dark',
+    });
+    await wv.page.waitForFunction(() => (window as any).__marble?.editor.graph.nodes.length === 7);
+    await redraw(wv);
+    assert.deepEqual(await drawnFooters(wv), { 6: null, 7: null }, 'nothing drawn before the host counted');
+
+    await wv.send({ type: 'tokenCounts', counts: { 6: { tokens: 12, chunks: 1 }, 7: { tokens: 80, chunks: 2 } } });
+    await redraw(wv);
+    assert.deepEqual(await drawnFooters(wv), { 6: '12 tokens', 7: '80 tokens · 2 chunks' });
+    await wv.page.screenshot({ path: screenshotPath('graph-token-counts.png') });
+
+    // New counts replace the old ones; a node left out shows none.
+    await wv.send({ type: 'tokenCounts', counts: { 7: { tokens: 1, chunks: 1 } } });
+    await redraw(wv);
+    assert.deepEqual(await drawnFooters(wv), { 6: null, 7: '1 token' });
+    assert.deepEqual((await wv.posted()).filter((m) => m.type === 'edit'), [], 'counts never edit the document');
+  });
+
+  it('the upload button posts an upload request; new combo values reach the node without an edit', async () => {
+    wv = await openWebview(browser, served, 'graph', { width: 900, height: 600 });
+    await wv.send({
+      type: 'init', version: WEBVIEW_PROTOCOL_VERSION, text: JSON.stringify(loadImageWorkflow()),
+      objectInfo: coreObjectInfo(), theme: 'dark',
+    });
+    await wv.page.waitForFunction(() => (window as any).__marble?.editor.graph.nodes.length === 1);
+    await redraw(wv);
+    // A real click on the button, found where litegraph laid it out.
+    const at = await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const node = editor.graph.getNodeById(10);
+      const button = node.widgets.find((w: any) => w.type === 'button');
+      const [x, y] = editor.canvas.ds.convertOffsetToCanvas([node.pos[0] + node.size[0] / 2, node.pos[1] + button.y + 10]);
+      return { x, y, name: button.name, value: button.value };
+    });
+    assert.deepEqual([at.name, at.value], ['upload', 'image']);
+    const box = (await wv.page.locator('#graph-canvas').boundingBox())!;
+    await wv.page.mouse.click(box.x + at.x, box.y + at.y);
+    const [upload] = await wv.waitForPosted(1, 'upload');
+    assert.deepEqual(upload, { type: 'upload', node: '10', widget: 'image' });
+
+    await wv.send({ type: 'comboValues', classType: 'LoadImage', input: 'image', values: ['a.png', 'b.png'] });
+    const state = await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const image = editor.graph.getNodeById(10).widgets.find((w: any) => w.name === 'image');
+      return { values: image.options.values, value: image.value };
+    });
+    assert.deepEqual(state.values, ['a.png', 'b.png']);
+    assert.equal(state.value, 'a.png', 'the chosen image is unchanged');
+    await wv.page.waitForTimeout(50);
+    assert.deepEqual((await wv.posted()).filter((m) => m.type === 'edit'), [], 'a new option list is no edit');
+  });
+});
