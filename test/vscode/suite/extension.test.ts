@@ -88,7 +88,7 @@ describe('Marble extension', () => {
   it('the graph page loads under its CSP and completes the ready → init handshake', async () => {
     const uri = vscode.Uri.joinPath(workspaceRoot(), 'default.workflow.json');
     await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
-    await waitFor('the webview to send ready (see the Marble log if the page failed to build)', () => marble._test.editorCount(uri, true) > 0, 20_000);
+    await waitFor('the webview to send ready (see the Marble log if the page failed to build)', () => marble._test.editorCount(uri, true) > 0, 45_000);
   });
 
   it('applies a workflow edit as one minimal edit, and undo restores the text', async () => {

@@ -114,7 +114,7 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
 
   async function open(uri: vscode.Uri): Promise<vscode.TextDocument> {
     await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
-    await waitFor('the graph page handshake', () => marble._test.editorCount(uri, true) > 0, 20_000);
+    await waitFor('the graph page handshake', () => marble._test.editorCount(uri, true) > 0, 45_000);
     return vscode.workspace.openTextDocument(uri);
   }
 

@@ -77,7 +77,7 @@ function countChanges(uri: vscode.Uri): { readonly count: number; dispose(): voi
 
 async function openInGraphEditor(marble: MarbleApi, uri: vscode.Uri): Promise<vscode.TextDocument> {
   await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
-  await waitFor('the graph page to complete its handshake', () => marble._test.editorCount(uri, true) > 0, 20_000);
+  await waitFor('the graph page to complete its handshake', () => marble._test.editorCount(uri, true) > 0, 45_000);
   return vscode.workspace.openTextDocument(uri);
 }
 
