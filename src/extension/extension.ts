@@ -9,6 +9,7 @@ import { registerFailableCommand } from './failableCommand';
 import { generateImageCommand, type GenerateCommandOptions } from './generateImageCommand';
 import { GeneratePanelProvider } from './generatePanelProvider';
 import { BackendImageGenerator, GenerationService, type ImageGenerator } from './generation';
+import { MissingModelOffer, type OfferPrompt } from './missingModelOffer';
 import { MarbleSettings } from './settings';
 import { newWorkflow, openPngAsWorkflow, runWorkflow, selectModelsFolder } from './workflowCommands';
 import { WorkflowEditorProvider, type OpenDialog } from './workflowEditorProvider';
@@ -38,6 +39,12 @@ export interface MarbleApi {
     setOpenDialog(dialog: OpenDialog | undefined): void;
     /** Resolves once the Generate view's gallery holds every finished generation. */
     galleryWritten(): Promise<void>;
+    /** Answers the no-model notification instead of a person (undefined restores the real one). */
+    setModelOfferPrompt(prompt: OfferPrompt | undefined): void;
+    /** Replaces all models roots but global storage (undefined restores the settings); reconfigures the backend. */
+    setModelsRoots(roots: string[] | undefined): Promise<void>;
+    /** `<globalStorage>/models`, where the demo model is created. */
+    globalStorageModels(): string;
   };
 }
 
@@ -54,11 +61,14 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
 
   const editors = new WorkflowEditorProvider(context, backend, log, imageRoots, settings);
   const realOpenDialog = editors.openDialog;
-  const runner = new WorkflowRunner(backend, settings, log, (doc, wf) => editors.applyWorkflowEdit(doc, wf));
+  const modelOffer = new MissingModelOffer(backend, settings, context.extensionUri, log);
+  const realOfferPrompt = modelOffer.prompt;
+  const ensureCheckpoint = () => modelOffer.ensureCheckpoint();
+  const runner = new WorkflowRunner(backend, settings, log, (doc, wf) => editors.applyWorkflowEdit(doc, wf), ensureCheckpoint);
   editors.runner = runner;
   context.subscriptions.push(WorkflowEditorProvider.register(editors));
 
-  const realGenerator = new BackendImageGenerator(backend, settings, context.workspaceState, context.extensionUri, log);
+  const realGenerator = new BackendImageGenerator(backend, settings, context.workspaceState, context.extensionUri, log, ensureCheckpoint);
   const generation = new GenerationService(realGenerator, log);
   const panel = new GeneratePanelProvider(context, backend, generation, settings, log, imageRoots);
   context.subscriptions.push(generation, panel, GeneratePanelProvider.register(panel));
@@ -84,6 +94,14 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
     return freed;
   });
   cmd('marble.selectModelsFolder', () => selectModelsFolder());
+  cmd('marble.createDemoModel', async () => {
+    const dir = await modelOffer.createDemoModel();
+    backend.forgetObjectInfo();
+    panel.refresh();
+    void vscode.window.showInformationMessage(`Marble: the untrained demo model is in ${dir}; its images are structured noise.`);
+    return dir;
+  });
+  cmd('marble.showModelsHelp', () => modelOffer.openModelsReadme());
   cmd('marble.showLogs', () => log.show());
   cmd('marble.openPngAsWorkflow', (arg?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined));
 
@@ -110,6 +128,13 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
       tapGraph: (listener) => editors.tapForTest(listener),
       setOpenDialog: (dialog) => { editors.openDialog = dialog ?? realOpenDialog; },
       galleryWritten: () => panel.galleryWritten(),
+      setModelOfferPrompt: (prompt) => { modelOffer.prompt = prompt ?? realOfferPrompt; },
+      setModelsRoots: async (roots) => {
+        settings.modelsRootsOverride = roots;
+        await backend.reconfigure();
+        backend.forgetObjectInfo();
+      },
+      globalStorageModels: () => settings.globalStorageModels(),
     },
   };
 }

@@ -211,7 +211,8 @@ export class GeneratePanelProvider implements vscode.WebviewViewProvider, vscode
       this._post({ type: 'result', images, nextSeed: applyControl(seedMode, outcome.seed, SEED_RANGE) });
       this._post({ type: 'status', state: 'done' });
     } catch (e) {
-      const interrupted = e instanceof PromptRunError && e.kind === 'interrupted';
+      // Declining the no-model offer is a choice like interrupting, not a failure to report.
+      const interrupted = (e instanceof PromptRunError && e.kind === 'interrupted') || e instanceof vscode.CancellationError;
       this._post({ type: 'status', state: interrupted ? 'interrupted' : 'error', message: errorMessage(e) });
       if (!interrupted) throw e;
     }

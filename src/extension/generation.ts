@@ -39,6 +39,8 @@ export class BackendImageGenerator implements ImageGenerator {
     private readonly _state: vscode.Memento,
     private readonly _extensionUri: vscode.Uri,
     private readonly _log: vscode.LogOutputChannel,
+    /** Resolves once a checkpoint is installed (offering the demo model when none is). */
+    private readonly _ensureCheckpoint: () => Promise<void> = async () => undefined,
   ) {}
 
   async loadTemplate(resource?: vscode.Uri): Promise<unknown> {
@@ -59,6 +61,7 @@ export class BackendImageGenerator implements ImageGenerator {
 
   async generate(values: GenerationValues, options: GenerateOptions): Promise<StagedImages> {
     const template = await this.loadTemplate(options.resource);
+    await this._ensureCheckpoint();
     const objectInfo = await this._backend.objectInfo();
     let v = values;
     if (v.checkpoint === undefined) {

@@ -21,13 +21,25 @@ export class MarbleSettings {
     return process.env.MARBLE_TEST_MODE === '1';
   }
 
+  /**
+   * Test hook: replaces every models root except global storage (the setting, MARBLE_MODELS and
+   * the extension's own `models/`), so a test can see Marble as a user without models does.
+   */
+  modelsRootsOverride: string[] | undefined;
+
+  /** `<globalStorage>/models`: always searched, and where the demo model is created. */
+  globalStorageModels(): string {
+    return path.join(this._context.globalStorageUri.fsPath, 'models');
+  }
+
   /** Folders with ComfyUI-style model sub-folders, configured ones first. */
   modelsFolders(): string[] {
+    if (this.modelsRootsOverride) return [...new Set([...this.modelsRootsOverride, this.globalStorageModels()])];
     const extensionModels = path.join(this._context.extensionUri.fsPath, 'models');
     return resolveModelsFolders({
       setting: this._layers<unknown>('modelsFolders'),
       trusted: vscode.workspace.isTrusted,
-      globalStorageModels: path.join(this._context.globalStorageUri.fsPath, 'models'),
+      globalStorageModels: this.globalStorageModels(),
       extensionModels: existsSync(extensionModels) ? extensionModels : undefined,
       testMode: this.testMode,
       envModels: process.env.MARBLE_MODELS,

@@ -5,20 +5,18 @@
 import * as vscode from 'vscode';
 import { loadCoreCatalog } from '../workflow/catalog/catalog';
 import { writeCanonicalWorkflow } from '../workflow/canonicalJson';
-import { specOptions, widgetNamesFor } from '../workflow/catalog/widgets';
 import type { ObjectInfo } from '../workflow/objectInfo';
-import { IMAGE_EXTENSIONS } from '../inference/image/inputFiles';
-import {
-  isGraphMessage, WEBVIEW_PROTOCOL_VERSION, type GraphToHost, type HostToGraph, type ThemeKind,
-} from '../protocol/webview';
+import { isGraphMessage, WEBVIEW_PROTOCOL_VERSION, type GraphToHost, type HostToGraph } from '../protocol/webview';
 import type { BackendSupervisor } from './backend';
-import { errorMessage, reportError, UserFacingError } from './failableCommand';
-import { inputCombos, inputListing, withInputFiles } from './inputFolder';
-import { copyIntoInputFolder, listInputFolder } from './inputUpload';
+import { errorMessage, reportError } from './failableCommand';
+import { uploadIntoWidget, type OpenDialog, type UploadHost } from './graphUpload';
+import { withInputFiles } from './inputFolder';
+import { listInputFolder } from './inputUpload';
 import { LazyTokenCounter, promptTexts, tokenCountsFor } from './promptTokens';
 import type { MarbleSettings } from './settings';
 import { minimalReplacement, withLineEndings } from './minimalEdit';
 import type { RunSink, WorkflowRunner } from './workflowRunner';
+import { EditorSession, errorPage, themeKind } from './workflowEditorSession';
 import { detectIndent, parseJsonText, reindentJson } from './workflowText';
 import { webviewHtml, webviewOptions } from './webviewSupport';
 
@@ -27,66 +25,7 @@ export const WORKFLOW_VIEW_TYPE = 'marble.workflowEditor';
 /** Typing in a prompt re-counts its tokens at most this often. */
 const TOKEN_DEBOUNCE_MS = 150;
 
-export type OpenDialog = (options: vscode.OpenDialogOptions) => Thenable<vscode.Uri[] | undefined>;
-
-function themeKind(): ThemeKind {
-  switch (vscode.window.activeColorTheme.kind) {
-    case vscode.ColorThemeKind.Light: return 'light';
-    case vscode.ColorThemeKind.HighContrast: return 'highContrast';
-    case vscode.ColorThemeKind.HighContrastLight: return 'highContrastLight';
-    default: return 'dark';
-  }
-}
-
-function errorPage(message: string): string {
-  const esc = message.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  return `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none';"></head><body><p>${esc}</p></body></html>`;
-}
-
-/** One webview showing one document. */
-class EditorSession {
-  /** The text this webview already shows: a change event with this text is our own echo. */
-  lastText: string | undefined;
-  /**
-   * Texts of this webview's edits not yet seen in a change event, oldest first. With several
-   * edits in flight, an intermediate text must not be sent back: the page already shows a newer
-   * state and would briefly revert to it.
-   */
-  readonly echoes: string[] = [];
-  /** This webview's edits, applied one after another in the order the page sent them. */
-  edits: Promise<void> = Promise.resolve();
-  ready = false;
-  /** The catalogue this page was initialised with (updated by comboValues). */
-  objectInfo: ObjectInfo = {};
-  tokenTimer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(
-    readonly document: vscode.TextDocument,
-    readonly panel: vscode.WebviewPanel,
-    private readonly _tap: (uri: vscode.Uri, m: HostToGraph) => void,
-  ) {}
-
-  post(message: HostToGraph): void {
-    this._tap(this.document.uri, message);
-    void this.panel.webview.postMessage(message);
-  }
-
-  /** Sends the document's text (or its parse error) unless the webview already shows it. */
-  sync(force = false): void {
-    if (!this.ready) return;
-    const text = this.document.getText();
-    const echo = this.echoes.indexOf(text);
-    if (!force && echo >= 0) {
-      this.echoes.splice(0, echo + 1);
-      return;
-    }
-    if (!force && text === this.lastText) return;
-    this.lastText = text;
-    const parsed = parseJsonText(text);
-    if (parsed.ok) this.post({ type: 'update', text });
-    else this.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
-  }
-}
+export type { OpenDialog };
 
 export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   private readonly _sessions = new Set<EditorSession>();
@@ -103,6 +42,18 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     private readonly _imageRoots: () => vscode.Uri[],
     private readonly _settings?: MarbleSettings,
   ) {}
+
+  /** What the upload button's handler (graphUpload.ts) needs from this provider. */
+  private _uploadHost(): UploadHost {
+    return {
+      openDialog: this.openDialog,
+      log: this._log,
+      inputFolder: (resource) => this._inputFolder(resource),
+      sessions: () => this._sessions,
+      forgetObjectInfo: () => this._backend.forgetObjectInfo(),
+      applyWorkflowEdit: (document, workflow) => this.applyWorkflowEdit(document, workflow),
+    };
+  }
 
   /** Test hook: sees every message posted to any graph page. */
   tapForTest(listener: (uri: vscode.Uri, m: HostToGraph) => void): vscode.Disposable {
@@ -210,7 +161,7 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
         this._log[m.level](`[graph webview] ${m.message}`);
         return;
       case 'upload':
-        await this._upload(session, m.node, m.widget);
+        await uploadIntoWidget(this._uploadHost(), session, m.node, m.widget);
         return;
     }
   }
@@ -274,57 +225,6 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     session.post({ type: 'tokenCounts', counts: tokenCountsFor(texts, count) });
   }
 
-  /**
-   * The upload button of `widget` on node `nodeId`: pick an image, copy it into the input
-   * folder, refresh every page's list, then set the widget to it as one edit (one undo step).
-   */
-  private async _upload(session: EditorSession, nodeId: string, widget: string): Promise<void> {
-    const document = session.document;
-    if (document.uri.scheme === 'git') throw new UserFacingError('Marble: this workflow is read-only.');
-    const folder = this._inputFolder(document.uri);
-    if (!folder) throw new UserFacingError('Marble: open a folder first; uploaded images are copied into its input folder.');
-    const parsed = parseJsonText(document.getText());
-    if (!parsed.ok) throw new Error(`Upload: the workflow is not valid JSON (${parsed.message})`);
-    const workflow = parsed.value as { nodes?: Array<{ id: unknown; type?: unknown; widgets_values?: unknown }> };
-    const node = workflow.nodes?.find((n) => String(n.id) === nodeId);
-    if (!node) throw new Error(`Upload: node #${nodeId} is not in ${document.uri.fsPath}`);
-    const schema = typeof node.type === 'string' ? session.objectInfo[node.type] : undefined;
-    const spec = schema?.input.required?.[widget] ?? schema?.input.optional?.[widget];
-    if (!schema || !spec || specOptions(spec).image_upload !== true) {
-      throw new Error(`Upload: input '${widget}' of node #${nodeId} (${String(node.type)}) does not take uploads`);
-    }
-    const picked = await this.openDialog({
-      canSelectFiles: true, canSelectFolders: false, canSelectMany: false, openLabel: 'Upload',
-      title: `Copy an image into ${vscode.workspace.asRelativePath(folder)}`,
-      filters: { Images: [...IMAGE_EXTENSIONS].map((e) => e.slice(1)) },
-    });
-    if (!picked?.length) return;
-    const { name, reuse } = await copyIntoInputFolder(picked[0]!, folder);
-    this._log.info(`Upload: ${picked[0]!.fsPath} → ${name}${reuse ? ' (identical file already there)' : ''}`);
-    this._backend.forgetObjectInfo();
-    await this._sendInputListing(folder);
-
-    const index = widgetNamesFor(schema).indexOf(widget);
-    const values = Array.isArray(node.widgets_values) ? [...node.widgets_values] : [];
-    values[index] = name;
-    node.widgets_values = values;
-    await this.applyWorkflowEdit(document, workflow as Record<string, unknown>);
-  }
-
-  /** Sends the input folder's current files to every page whose document lives under it. */
-  private async _sendInputListing(folder: vscode.Uri): Promise<void> {
-    const files = await listInputFolder(folder);
-    for (const s of this._sessions) {
-      if (!s.ready || this._inputFolder(s.document.uri)?.toString() !== folder.toString()) continue;
-      const combos = inputCombos(s.objectInfo);
-      s.objectInfo = withInputFiles(s.objectInfo, files);
-      for (const c of combos) {
-        const values = inputListing(files, c.imagesOnly);
-        s.post({ type: 'comboValues', classType: c.classType, input: c.input, values });
-      }
-    }
-  }
-
   private async _applyFromSession(session: EditorSession, workflow: Record<string, unknown>, label?: string): Promise<void> {
     const newText = this.textFor(session.document, workflow);
     // The sender already shows this state: mark it so the change event is not echoed back to it.
@@ -378,7 +278,9 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     try {
       await this._runner.run(document, sink);
     } catch (e) {
-      sink.status('error', errorMessage(e));
+      // Declining the no-model offer leaves the editor as it was, not in an error state.
+      if (e instanceof vscode.CancellationError) sink.status('idle');
+      else sink.status('error', errorMessage(e));
       throw e;
     }
   }

@@ -35,6 +35,8 @@ export class WorkflowRunner {
     private readonly _settings: MarbleSettings,
     private readonly _log: vscode.LogOutputChannel,
     private readonly _write: WorkflowWriter,
+    /** Resolves once a checkpoint is installed (offering the demo model when none is). */
+    private readonly _ensureCheckpoint: () => Promise<void> = async () => undefined,
   ) {}
 
   /** Queues the document's workflow; resolves when queued, with the run to await for the end. */
@@ -47,6 +49,7 @@ export class WorkflowRunner {
     const format = detectFormat(parsed.value);
     if (!format) throw new UserFacingError(`Marble: ${path.basename(document.uri.path)} is neither a ComfyUI workflow nor an API prompt`);
     const folder = this._settings.outputFolderFor(document.uri);
+    await this._ensureCheckpoint();
     sink.status('queued');
     const objectInfo = await this._backend.objectInfo();
     let prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }>;

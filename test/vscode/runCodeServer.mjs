@@ -102,7 +102,8 @@ function serverEnv(resultsFile) {
     env[k] = v;
   }
   // The remote extension host is forked from the server and inherits these.
-  return { ...env, MARBLE_TEST_RESULTS: resultsFile, MARBLE_TEST_MODE: '1' };
+  // MARBLE_REPO_ROOT: fixtures stay in the checkout when --extension is an installed VSIX.
+  return { ...env, MARBLE_TEST_RESULTS: resultsFile, MARBLE_TEST_MODE: '1', MARBLE_REPO_ROOT: repoRoot };
 }
 
 /**

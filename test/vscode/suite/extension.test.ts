@@ -12,7 +12,7 @@ const VIEW_TYPE = 'marble.workflowEditor';
 const EXPECTED_COMMANDS = [
   'marble.generateImage', 'marble.generateImageHere', 'marble.generateFromSelection', 'marble.newWorkflow',
   'marble.runWorkflow', 'marble.interrupt', 'marble.freeMemory', 'marble.selectModelsFolder', 'marble.showLogs',
-  'marble.openPngAsWorkflow',
+  'marble.openPngAsWorkflow', 'marble.createDemoModel', 'marble.showModelsHelp',
 ];
 
 /** A valid 1×1 PNG (signature, IHDR, IDAT, IEND), enough for the asset path. */
@@ -210,7 +210,8 @@ describe('Marble extension', () => {
   });
 
   it('Open PNG as Workflow writes <name>.workflow.json next to a ComfyUI PNG and opens it in the graph editor', async () => {
-    const repo = vscode.extensions.getExtension(EXTENSION_ID)!.extensionUri;
+    // The checkout (runCodeServer passes it): the extension may be an installed VSIX elsewhere.
+    const repo = process.env.MARBLE_REPO_ROOT ? vscode.Uri.file(process.env.MARBLE_REPO_ROOT) : vscode.extensions.getExtension(EXTENSION_ID)!.extensionUri;
     const source = vscode.Uri.joinPath(repo, '..', 'shared', 'data', 'comfyui', 'examples', 'lora.png');
     const png = vscode.Uri.joinPath(workspaceRoot(), 'images', 'lora.png');
     await vscode.workspace.fs.writeFile(png, await vscode.workspace.fs.readFile(source));

@@ -12,6 +12,7 @@ export function loadTestFiles(): void {
   require('./generation.test');
   require('./seams.test');
   require('./inputs.test');
+  require('./demoModel.test');
   // Keep last: it leaves editors open for the runner's screenshots.
   require('./showcase.test');
 }

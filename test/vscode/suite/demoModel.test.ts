@@ -1,0 +1,81 @@
+// A new user without any model: Generate Image offers the demo model, creates it in global
+// storage with the bundled generator (dist/modelgen.js in a child process) and goes on to a PNG.
+// The notification is answered through a test hook; the models roots are narrowed to an empty
+// folder so MARBLE_MODELS and the checkout's models/ do not hide the missing-model case.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import type { MarbleApi } from '../../../src/extension/extension';
+import { checkpointsIn, demoModelDir } from '../../../src/extension/demoModelSupport';
+import { CHOICE_CREATE_DEMO, CHOICE_HOW_TO, CHOICE_SELECT_FOLDER } from '../../../src/extension/missingModelOffer';
+import { readPngMetadata } from '../../../src/workflow/png';
+
+const EXTENSION_ID = 'marble.marble-diffusion';
+
+describe('no model installed: the demo model offer', function () {
+  this.timeout(120_000);
+  let marble: MarbleApi;
+  let empty: string;
+  let offers: { message: string; items: string[] }[];
+
+  before(async function () {
+    if (!process.env.MARBLE_MODELS) this.skip();
+    marble = await vscode.extensions.getExtension<MarbleApi>(EXTENSION_ID)!.activate();
+    marble._test.setImageGenerator(undefined);
+    empty = mkdtempSync(path.join(os.tmpdir(), 'marble-no-models-'));
+    // A demo model left by an earlier run of this profile would hide the offer.
+    rmSync(demoModelDir(marble._test.globalStorageModels()), { recursive: true, force: true });
+    await marble._test.setModelsRoots([empty]);
+  });
+
+  beforeEach(() => { offers = []; });
+
+  after(async () => {
+    if (!marble) return;
+    marble._test.setModelOfferPrompt(undefined);
+    await marble._test.setModelsRoots(undefined);
+    rmSync(empty, { recursive: true, force: true });
+  });
+
+  const answer = (choice: string | undefined) => marble._test.setModelOfferPrompt(async (message, ...items) => {
+    offers.push({ message, items });
+    return choice;
+  });
+
+  it('dismissing the offer ends Generate Image quietly, with nothing created', async () => {
+    assert.deepEqual(checkpointsIn(await marble.backend.objectInfo()), [], 'the backend lists no checkpoint');
+    answer(undefined);
+    const outcome = await vscode.commands.executeCommand('marble.generateImage', { prompt: 'nothing yet', insert: false });
+    assert.equal(outcome, undefined);
+    assert.equal(offers.length, 1);
+    assert.match(offers[0]!.message, /found no Stable Diffusion model/);
+    assert.match(offers[0]!.message, /untrained/);
+    assert.deepEqual(offers[0]!.items, [CHOICE_SELECT_FOLDER, CHOICE_CREATE_DEMO, CHOICE_HOW_TO]);
+    assert.equal(existsSync(demoModelDir(marble._test.globalStorageModels())), false);
+  });
+
+  it('"Create Demo Model" writes it under global storage and the generation goes on to a PNG', async () => {
+    answer(CHOICE_CREATE_DEMO);
+    const outcome = await vscode.commands.executeCommand<{ images: vscode.Uri[]; seed: number }>(
+      'marble.generateImage', { prompt: 'a first picture', insert: false },
+    );
+    assert.equal(offers.length, 1, 'offered once');
+    const dir = demoModelDir(marble._test.globalStorageModels());
+    assert.ok(existsSync(path.join(dir, 'unet', 'model.onnx')), `demo model in ${dir}`);
+    assert.ok(outcome && outcome.images.length === 1, 'one image generated');
+    const meta = readPngMetadata(await vscode.workspace.fs.readFile(outcome.images[0]!));
+    const prompt = JSON.parse(meta.prompt!) as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+    const loader = Object.values(prompt).find((n) => n.class_type === 'CheckpointLoaderSimple')!;
+    assert.match(String(loader.inputs.ckpt_name), /^v1-5-pruned-emaonly-fp16/);
+    assert.ok(checkpointsIn(await marble.backend.objectInfo()).length > 0, 'the backend now lists the demo checkpoint');
+
+    // Installed now: the next generation is not asked again.
+    offers = [];
+    answer(undefined);
+    const second = await vscode.commands.executeCommand<{ images: vscode.Uri[] }>('marble.generateImage', { prompt: 'again', insert: false });
+    assert.equal(offers.length, 0);
+    assert.equal(second?.images.length, 1);
+  });
+});
