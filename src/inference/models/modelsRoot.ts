@@ -25,31 +25,12 @@ function normalise(name: string): string {
   return name.replace(/[\\/]+/g, '/').replace(/^\/+|\/+$/g, '');
 }
 
-/** Model folders under `<root>/<kind>`: names relative to it (sub-folders allowed). */
-function listFolders(base: string, accept: (dir: string) => boolean): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, rel: string, depth: number) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (!e.isDirectory() || e.name.startsWith('.') || /\.(tmp|old)-\d+-\d+$/.test(e.name)) continue;
-      const full = path.join(dir, e.name);
-      const r = rel ? path.join(rel, e.name) : e.name;
-      if (accept(full)) found.push(r);
-      else if (depth < MAX_DEPTH) walk(full, r, depth + 1);
-    }
-  };
-  walk(base, '', 1);
-  return found.sort();
-}
-
-function listFiles(base: string, exts: readonly string[]): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, rel: string, depth: number) => {
+/**
+ * Walks `base` up to MAX_DEPTH levels; `visit` sees each non-hidden entry with its relative path
+ * and returns true to descend into a directory.
+ */
+function walk(base: string, visit: (e: fs.Dirent, full: string, rel: string) => boolean): void {
+  const go = (dir: string, rel: string, depth: number) => {
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -58,12 +39,33 @@ function listFiles(base: string, exts: readonly string[]): string[] {
     }
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
+      const full = path.join(dir, e.name);
       const r = rel ? path.join(rel, e.name) : e.name;
-      if (e.isDirectory() && depth < MAX_DEPTH) walk(path.join(dir, e.name), r, depth + 1);
-      else if (e.isFile() && exts.includes(path.extname(e.name).toLowerCase())) found.push(r);
+      if (visit(e, full, r) && e.isDirectory() && depth < MAX_DEPTH) go(full, r, depth + 1);
     }
   };
-  walk(base, '', 1);
+  go(base, '', 1);
+}
+
+/** Model folders under `<root>/<kind>`: names relative to it (sub-folders allowed). */
+function listFolders(base: string, accept: (dir: string) => boolean): string[] {
+  const found: string[] = [];
+  walk(base, (e, full, rel) => {
+    // Leftovers of an interrupted atomic write (the generator's temp folders) are not models.
+    if (!e.isDirectory() || /\.(tmp|old)-\d+-\d+$/.test(e.name)) return false;
+    if (!accept(full)) return true;
+    found.push(rel);
+    return false;
+  });
+  return found.sort();
+}
+
+function listFiles(base: string, exts: readonly string[]): string[] {
+  const found: string[] = [];
+  walk(base, (e, _full, rel) => {
+    if (e.isFile() && exts.includes(path.extname(e.name).toLowerCase())) found.push(rel);
+    return e.isDirectory();
+  });
   return found.sort();
 }
 

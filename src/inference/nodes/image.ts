@@ -70,37 +70,36 @@ function savingNode(name: 'SaveImage' | 'PreviewImage', getConfig: GetConfig): N
   };
 }
 
-function loadImageNode(getConfig: GetConfig): NodeDefinition {
+/**
+ * LoadImage and LoadImageMask read a file named by their `image` input from the input folder (or
+ * an annotated ` [output]`/` [temp]` one): validated to exist, re-run when its SHA-256 changes.
+ */
+function inputFileNode(getConfig: GetConfig, name: string, load: (file: string, inputs: Record<string, unknown>) => Promise<unknown[]>): NodeDefinition {
+  const fileOf = (inputs: Record<string, unknown>) => resolveAnnotatedPath(inputs.image, getConfig(), 'image');
   return {
-    schema: schemaOf('LoadImage'),
+    schema: schemaOf(name),
     validatesInputs: ['image'],
     async validateInputs(inputs) {
-      const file = resolveAnnotatedPath(inputs.image, getConfig(), 'image');
-      return (await fileExists(file)) ? true : `Invalid image file: ${String(inputs.image)}`;
+      return (await fileExists(fileOf(inputs))) ? true : `Invalid image file: ${String(inputs.image)}`;
     },
-    isChanged: (inputs) => sha256File(resolveAnnotatedPath(inputs.image, getConfig(), 'image')),
+    isChanged: (inputs) => sha256File(fileOf(inputs)),
     async run(inputs) {
-      const { image, mask } = await loadImage(resolveAnnotatedPath(inputs.image, getConfig(), 'image'));
-      return { outputs: [image, mask] };
+      return { outputs: await load(fileOf(inputs), inputs) };
     },
   };
 }
 
-function loadImageMaskNode(getConfig: GetConfig): NodeDefinition {
-  return {
-    schema: schemaOf('LoadImageMask'),
-    validatesInputs: ['image'],
-    async validateInputs(inputs) {
-      const file = resolveAnnotatedPath(inputs.image, getConfig(), 'image');
-      return (await fileExists(file)) ? true : `Invalid image file: ${String(inputs.image)}`;
-    },
-    isChanged: (inputs) => sha256File(resolveAnnotatedPath(inputs.image, getConfig(), 'image')),
-    async run(inputs) {
-      const channel = oneOf(inputs, 'channel', ['alpha', 'red', 'green', 'blue']);
-      return { outputs: [await loadImageMask(resolveAnnotatedPath(inputs.image, getConfig(), 'image'), channel)] };
-    },
-  };
-}
+const loadImageNode = (getConfig: GetConfig) =>
+  inputFileNode(getConfig, 'LoadImage', async (file) => {
+    const { image, mask } = await loadImage(file);
+    return [image, mask];
+  });
+
+const loadImageMaskNode = (getConfig: GetConfig) =>
+  inputFileNode(getConfig, 'LoadImageMask', async (file, inputs) => {
+    const channel = oneOf(inputs, 'channel', ['alpha', 'red', 'green', 'blue']);
+    return [await loadImageMask(file, channel)];
+  });
 
 const imageScale: NodeDefinition = {
   schema: schemaOf('ImageScale'),
