@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { WEBVIEW_PROTOCOL_VERSION } from '../../src/protocol/webview';
-import { buildWebviews, coreObjectInfo, launch, openWebview, readJson, screenshotPath, serve, SHARED_DATA, solidPngDataUrl, type Served, type Webview } from './harness';
+import { DEFAULT_GRAPH, readJson, screenshotPath, sendGraphInit, solidPngDataUrl, useWebviewPages, type Webview } from './harness';
 
 type Wf = { nodes: Node[]; links: unknown[]; extra?: Record<string, unknown>; [k: string]: unknown };
 type Node = { id: number; type: string; pos: number[]; size: number[]; mode: number; widgets_values?: unknown[]; [k: string]: unknown };
-
-const DEFAULT_GRAPH = join(SHARED_DATA, 'comfyui/default_graph.json');
 
 /** Reads the live graph in the page: what the user sees, not what was sent. */
 async function graphState(wv: Webview) {
@@ -21,40 +17,17 @@ async function graphState(wv: Webview) {
   });
 }
 
-async function init(wv: Webview, text: string) {
-  await wv.send({ type: 'init', version: WEBVIEW_PROTOCOL_VERSION, text, objectInfo: coreObjectInfo(), theme: 'dark' });
-}
-
 describe('graph editor webview (Chromium, shipped CSP)', function () {
   this.timeout(30000);
-  let browser: Browser;
-  let served: Served;
+  const webviews = useWebviewPages();
   let wv: Webview;
   const defaultText = JSON.stringify(readJson(DEFAULT_GRAPH), null, 2);
 
-  before(async () => {
-    const build = await buildWebviews();
-    served = await serve(build);
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    served?.server.close();
-  });
-  afterEach(async function () {
-    if (!wv) return;
-    const violations = await wv.violations();
-    const errors = wv.pageErrors;
-    await wv.close();
-    assert.deepEqual(violations, [], 'no CSP violations');
-    assert.deepEqual(errors, [], 'no page errors');
-  });
-
   it('says ready with the protocol version, then renders the default graph', async () => {
-    wv = await openWebview(browser, served, 'graph', { width: 1700, height: 820 });
+    wv = await webviews.open('graph', { width: 1700, height: 820 });
     const [ready] = await wv.posted();
     assert.deepEqual(ready, { type: 'ready', version: WEBVIEW_PROTOCOL_VERSION });
-    await init(wv, defaultText);
+    await sendGraphInit(wv, defaultText);
     await wv.page.waitForFunction(() => (window as any).__marble?.editor.graph.nodes.length === 7);
     const s = await graphState(wv);
     assert.equal(s.links, 9);
@@ -79,8 +52,8 @@ describe('graph editor webview (Chromium, shipped CSP)', function () {
   });
 
   async function openDefault(width = 1400) {
-    wv = await openWebview(browser, served, 'graph', { width });
-    await init(wv, defaultText);
+    wv = await webviews.open('graph', { width });
+    await sendGraphInit(wv, defaultText);
     await wv.page.waitForFunction(() => (window as any).__marble?.editor.graph.nodes.length === 7);
   }
   const edits = async () => (await wv.posted()).filter((m) => m.type === 'edit') as unknown as { workflow: Wf; label: string }[];
@@ -212,8 +185,8 @@ describe('graph editor webview (Chromium, shipped CSP)', function () {
   });
 
   it('shows a parse error view whose button posts reopenAsText, and recovers on a valid update', async () => {
-    wv = await openWebview(browser, served, 'graph');
-    await init(wv, '{\n  "nodes": [\n    {"id": 1,,}\n');
+    wv = await webviews.open('graph');
+    await sendGraphInit(wv, '{\n  "nodes": [\n    {"id": 1,,}\n');
     await wv.page.locator('#error-view').waitFor({ state: 'visible' });
     const message = await wv.page.locator('#error-message').textContent();
     assert.match(message!, /Invalid JSON/);
@@ -242,8 +215,8 @@ describe('graph editor webview (Chromium, shipped CSP)', function () {
     };
     wf.nodes.push(custom as never);
     wf.last_node_id = 10;
-    wv = await openWebview(browser, served, 'graph');
-    await init(wv, JSON.stringify(wf));
+    wv = await webviews.open('graph');
+    await sendGraphInit(wv, JSON.stringify(wf));
     await wv.page.waitForFunction(() => (window as any).__marble?.editor.graph.nodes.length === 8);
     assert.match(await wv.page.locator('#status').textContent() ?? '', /SuperCustomUpscaler/);
     await wv.page.screenshot({ path: screenshotPath('graph-unknown-node.png') });

@@ -1,12 +1,7 @@
 // The graph page's prompt token counts and LoadImage upload button, in Chromium under the shipped
 // CSP: what the host sends is what is drawn, and the button speaks to the host only.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { WEBVIEW_PROTOCOL_VERSION } from '../../src/protocol/webview';
-import { buildWebviews, coreObjectInfo, launch, openWebview, readJson, screenshotPath, serve, SHARED_DATA, type Served, type Webview } from './harness';
-
-const DEFAULT_GRAPH = join(SHARED_DATA, 'comfyui/default_graph.json');
+import { DEFAULT_GRAPH, readJson, screenshotPath, sendGraphInit, useWebviewPages, type Webview } from './harness';
 
 /** Footers the prompt widgets drew in their last frame, by node id. */
 async function drawnFooters(wv: Webview): Promise<Record<string, string | null>> {
@@ -40,34 +35,11 @@ function loadImageWorkflow() {
 
 describe('graph editor: token counts and the upload button (Chromium)', function () {
   this.timeout(30000);
-  let browser: Browser;
-  let served: Served;
-  let wv: Webview | undefined;
-
-  before(async () => {
-    served = await serve(await buildWebviews());
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    served?.server.close();
-  });
-  afterEach(async () => {
-    if (!wv) return;
-    const violations = await wv.violations();
-    const errors = wv.pageErrors;
-    await wv.close();
-    wv = undefined;
-    assert.deepEqual(violations, [], 'no CSP violations');
-    assert.deepEqual(errors, [], 'no page errors');
-  });
+  const webviews = useWebviewPages();
 
   it('draws the token count it is sent under each prompt, with chunks past 75 tokens', async () => {
-    wv = await openWebview(browser, served, 'graph', { width: 1700, height: 820 });
-    await wv.send({
-      type: 'init', version: WEBVIEW_PROTOCOL_VERSION, text: JSON.stringify(readJson(DEFAULT_GRAPH)),
-      objectInfo: coreObjectInfo(), theme: 'dark',
-    });
+    const wv = await webviews.open('graph', { width: 1700, height: 820 });
+    await sendGraphInit(wv, JSON.stringify(readJson(DEFAULT_GRAPH)));
     await wv.page.waitForFunction(() => (window as any).__marble?.editor.graph.nodes.length === 7);
     await redraw(wv);
     assert.deepEqual(await drawnFooters(wv), { 6: null, 7: null }, 'nothing drawn before the host counted');
@@ -85,11 +57,8 @@ describe('graph editor: token counts and the upload button (Chromium)', function
   });
 
   it('the upload button posts an upload request; new combo values reach the node without an edit', async () => {
-    wv = await openWebview(browser, served, 'graph', { width: 900, height: 600 });
-    await wv.send({
-      type: 'init', version: WEBVIEW_PROTOCOL_VERSION, text: JSON.stringify(loadImageWorkflow()),
-      objectInfo: coreObjectInfo(), theme: 'dark',
-    });
+    const wv = await webviews.open('graph', { width: 900, height: 600 });
+    await sendGraphInit(wv, JSON.stringify(loadImageWorkflow()));
     await wv.page.waitForFunction(() => (window as any).__marble?.editor.graph.nodes.length === 1);
     await redraw(wv);
     // A real click on the button, found where litegraph laid it out.

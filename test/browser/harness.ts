@@ -13,11 +13,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve, extname, normalize, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
+import assert from 'node:assert/strict';
+import { WEBVIEW_PROTOCOL_VERSION } from '../../src/protocol/webview';
 import { renderWebviewHtml, webviewAssetPaths, type WebviewKind } from '../../src/webview/html';
+import { pngChunk } from '../../src/workflow/png';
 
 export const REPO = resolve(__dirname, '../..');
 export const SHARED_DATA = resolve(REPO, '../shared/data');
 export const SCREENSHOTS = join(REPO, 'test-results', 'screenshots');
+/** ComfyUI's default graph, as its UI saves it. */
+export const DEFAULT_GRAPH = join(SHARED_DATA, 'comfyui/default_graph.json');
 const CHROMIUM = process.env.MARBLE_CHROMIUM ?? '/usr/bin/chromium';
 
 export interface CspViolation { directive: string; blocked: string; sample: string }
@@ -194,6 +199,52 @@ export async function openWebview(browser: Browser, served: Served, kind: Webvie
   return wv;
 }
 
+export interface WebviewPages {
+  /** Opens a fresh page of `kind` (see openWebview); it is closed and checked after the test. */
+  open(kind: WebviewKind, opts?: { state?: unknown; width?: number; height?: number }): Promise<Webview>;
+}
+
+/**
+ * Call inside a describe block: one build, server and Chromium for the block. After each test the
+ * pages it opened are closed, and the test fails if any logged a CSP violation or a page error.
+ */
+export function useWebviewPages(): WebviewPages {
+  let browser: Browser;
+  let served: Served;
+  let opened: Webview[] = [];
+  before(async () => {
+    served = await serve(await buildWebviews());
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    served?.server.close();
+  });
+  afterEach(async () => {
+    const pages = opened;
+    opened = [];
+    for (const wv of pages) {
+      const violations = await wv.violations();
+      const errors = wv.pageErrors;
+      await wv.close();
+      assert.deepEqual(violations, [], 'no CSP violations');
+      assert.deepEqual(errors, [], 'no page errors');
+    }
+  });
+  return {
+    async open(kind, opts) {
+      const wv = await openWebview(browser, served, kind, opts);
+      opened.push(wv);
+      return wv;
+    },
+  };
+}
+
+/** Sends the graph page its init: `text` as the document, the core node catalogue, dark theme. */
+export async function sendGraphInit(wv: Webview, text: string): Promise<void> {
+  await wv.send({ type: 'init', version: WEBVIEW_PROTOCOL_VERSION, text, objectInfo: coreObjectInfo(), theme: 'dark' });
+}
+
 export function screenshotPath(name: string): string {
   mkdirSync(SCREENSHOTS, { recursive: true });
   return join(SCREENSHOTS, name);
@@ -207,30 +258,15 @@ export function coreObjectInfo(): Record<string, unknown> {
   return readJson<{ nodes: Record<string, unknown> }>(join(REPO, 'src/workflow/catalog/coreNodes.json')).nodes;
 }
 
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
 /** An 8×8 solid-colour PNG as a data: URL (readable fixture instead of a base64 blob). */
 export function solidPngDataUrl(r: number, g: number, b: number, size = 8): string {
-  const chunk = (type: string, data: Buffer) => {
-    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(size, 0); ihdr.writeUInt32BE(size, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
   const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: size }, () => [r, g, b]).flat())]);
   const png = Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(Array(size).fill(row)))), chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.concat(Array(size).fill(row)))), pngChunk('IEND', Buffer.alloc(0)),
   ]);
   return `data:image/png;base64,${png.toString('base64')}`;
 }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
 import { WEBVIEW_PROTOCOL_VERSION, type GalleryItem, type GenerateParams, type PanelInit } from '../../src/protocol/webview';
-import { buildWebviews, launch, openWebview, screenshotPath, serve, solidPngDataUrl, type Served, type Webview } from './harness';
+import { screenshotPath, solidPngDataUrl, useWebviewPages, type Webview } from './harness';
 
 // Solid-colour 8×8 PNGs so the gallery shows real decoded images.
 const PNG_BLUE = solidPngDataUrl(30, 90, 220);
@@ -33,29 +32,10 @@ async function choose(wv: Webview, id: string, value: string) {
 
 describe('generation panel webview (Chromium, shipped CSP)', function () {
   this.timeout(30000);
-  let browser: Browser;
-  let served: Served;
-  let wv: Webview;
-
-  before(async () => {
-    served = await serve(await buildWebviews());
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    served?.server.close();
-  });
-  afterEach(async () => {
-    if (!wv) return;
-    const violations = await wv.violations();
-    const errors = wv.pageErrors;
-    await wv.close();
-    assert.deepEqual(violations, [], 'no CSP violations');
-    assert.deepEqual(errors, [], 'no page errors');
-  });
+  const webviews = useWebviewPages();
 
   it('fills the form from init and posts generate with the values typed', async () => {
-    wv = await openWebview(browser, served, 'panel', { width: 420, height: 900 });
+    const wv = await webviews.open('panel', { width: 420, height: 900 });
     assert.deepEqual((await wv.posted())[0], { type: 'ready', version: WEBVIEW_PROTOCOL_VERSION });
     await wv.send(initMessage());
     await wv.page.locator('.gallery-item').nth(1).waitFor();
@@ -89,7 +69,7 @@ describe('generation panel webview (Chromium, shipped CSP)', function () {
   });
 
   it('refuses to post an invalid form and names the field', async () => {
-    wv = await openWebview(browser, served, 'panel');
+    const wv = await webviews.open('panel');
     await wv.send(initMessage());
     await wv.page.locator('.gallery-item').first().waitFor();
     await wv.page.locator('#steps input').fill('0');
@@ -101,7 +81,7 @@ describe('generation panel webview (Chromium, shipped CSP)', function () {
   });
 
   it('gallery buttons post galleryAction with the item path', async () => {
-    wv = await openWebview(browser, served, 'panel');
+    const wv = await webviews.open('panel');
     await wv.send(initMessage());
     const second = wv.page.locator('.gallery-item').nth(1);
     await second.locator('[data-action="copyPath"]').click();
@@ -116,7 +96,7 @@ describe('generation panel webview (Chromium, shipped CSP)', function () {
   });
 
   it('shows progress, preview and results; a result moves the seed and heads the gallery', async () => {
-    wv = await openWebview(browser, served, 'panel', { width: 420, height: 900 });
+    const wv = await webviews.open('panel', { width: 420, height: 900 });
     await wv.send(initMessage({ gallery: [] }));
     await wv.page.locator('.empty').waitFor();
     await wv.send({ type: 'status', state: 'running', message: 'Sampling' });
@@ -139,7 +119,7 @@ describe('generation panel webview (Chromium, shipped CSP)', function () {
 
   it('restores the typed form from webview state over the host defaults', async () => {
     const saved = { params: { ...DEFAULTS, prompt: 'restored prompt', sampler: 'lcm', steps: 4 } };
-    wv = await openWebview(browser, served, 'panel', { state: saved });
+    const wv = await webviews.open('panel', { state: saved });
     await wv.send(initMessage());
     await wv.page.locator('.gallery-item').first().waitFor();
     assert.equal(await wv.page.locator('#prompt').evaluate((el: any) => el.value), 'restored prompt');

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { BackendSupervisor, type BackendClientLike } from '../../../src/extension/backend';
-import type { MarbleApi } from '../../../src/extension/extension';
 import { PromptRunError } from '../../../src/extension/promptRun';
 import { RestartPolicy } from '../../../src/extension/restartPolicy';
 import type { ConfigureParams } from '../../../src/protocol/inference';
+import { api } from './helpers';
 
 const CONFIG: ConfigureParams = {
   modelsRoots: [], outputDir: '/tmp/marble-test/out', inputDir: '/tmp/marble-test/in', tempDir: '/tmp/marble-test/tmp',
@@ -34,7 +34,7 @@ class FakeClient implements BackendClientLike {
 describe('Marble backend supervision', () => {
   it('starts the real inference process lazily and serves object_info', async function () {
     this.timeout(90_000);
-    const marble = await vscode.extensions.getExtension<MarbleApi>('marble.marble-diffusion')!.activate();
+    const marble = await api();
     const info = await marble.backend.objectInfo();
     assert.ok(Object.keys(info).length > 0, 'object_info has nodes');
     assert.equal(marble.backend.isRunning, true);

@@ -10,9 +10,7 @@ import * as vscode from 'vscode';
 import type { MarbleApi } from '../../../src/extension/extension';
 import { checkpointsIn, demoModelDir } from '../../../src/extension/demoModelSupport';
 import { CHOICE_CREATE_DEMO, CHOICE_HOW_TO, CHOICE_SELECT_FOLDER } from '../../../src/extension/missingModelOffer';
-import { readPngMetadata } from '../../../src/workflow/png';
-
-const EXTENSION_ID = 'marble.marble-diffusion';
+import { apiWithRealGenerator, readPngPrompt } from './helpers';
 
 describe('no model installed: the demo model offer', function () {
   this.timeout(120_000);
@@ -22,8 +20,7 @@ describe('no model installed: the demo model offer', function () {
 
   before(async function () {
     if (!process.env.MARBLE_MODELS) this.skip();
-    marble = await vscode.extensions.getExtension<MarbleApi>(EXTENSION_ID)!.activate();
-    marble._test.setImageGenerator(undefined);
+    marble = await apiWithRealGenerator();
     empty = mkdtempSync(path.join(os.tmpdir(), 'marble-no-models-'));
     // A demo model left by an earlier run of this profile would hide the offer.
     rmSync(demoModelDir(marble._test.globalStorageModels()), { recursive: true, force: true });
@@ -65,8 +62,7 @@ describe('no model installed: the demo model offer', function () {
     const dir = demoModelDir(marble._test.globalStorageModels());
     assert.ok(existsSync(path.join(dir, 'unet', 'model.onnx')), `demo model in ${dir}`);
     assert.ok(outcome && outcome.images.length === 1, 'one image generated');
-    const meta = readPngMetadata(await vscode.workspace.fs.readFile(outcome.images[0]!));
-    const prompt = JSON.parse(meta.prompt!) as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+    const prompt = await readPngPrompt(outcome.images[0]!);
     const loader = Object.values(prompt).find((n) => n.class_type === 'CheckpointLoaderSimple')!;
     assert.match(String(loader.inputs.ckpt_name), /^v1-5-pruned-emaonly-fp16/);
     assert.ok(checkpointsIn(await marble.backend.objectInfo()).length > 0, 'the backend now lists the demo checkpoint');

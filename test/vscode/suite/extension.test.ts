@@ -4,10 +4,7 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { MarbleApi } from '../../../src/extension/extension';
-import type { ImageGenerator } from '../../../src/extension/generation';
-
-const EXTENSION_ID = 'marble.marble-diffusion';
-const VIEW_TYPE = 'marble.workflowEditor';
+import { api, closeAll, editTextFile, EXTENSION_ID, stagedImageGenerator, undoUntil, VIEW_TYPE, waitFor, workspaceRoot } from './helpers';
 
 const EXPECTED_COMMANDS = [
   'marble.generateImage', 'marble.generateImageHere', 'marble.generateFromSelection', 'marble.newWorkflow',
@@ -20,34 +17,6 @@ const TINY_PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
   'base64',
 );
-
-async function api(): Promise<MarbleApi> {
-  const ext = vscode.extensions.getExtension<MarbleApi>(EXTENSION_ID);
-  assert.ok(ext, `${EXTENSION_ID} is not loaded`);
-  return ext.activate();
-}
-
-function workspaceRoot(): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'no workspace folder');
-  return folder.uri;
-}
-
-async function waitFor<T>(what: string, f: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Saves dirty test documents first: closing a dirty editor would wait on a "Save?" dialog. */
-async function closeAll(): Promise<void> {
-  for (const d of vscode.workspace.textDocuments) if (d.isDirty && !d.isUntitled) await d.save();
-  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-}
 
 describe('Marble extension', () => {
   let marble: MarbleApi;
@@ -124,9 +93,7 @@ describe('Marble extension', () => {
     assert.equal(doc.isDirty, true);
     assert.equal(await marble._test.applyWorkflowEdit(uri, workflow), false, 'same workflow → no edit');
 
-    await vscode.window.showTextDocument(doc);
-    await vscode.commands.executeCommand('undo');
-    await waitFor('undo', () => doc.getText() === canonical);
+    await undoUntil(doc, 'undo', canonical);
     assert.ok(!doc.getText().includes('a lighthouse at dusk'));
   });
 
@@ -137,22 +104,12 @@ describe('Marble extension', () => {
 
   it('Generate Image saves the PNG into the output folder and inserts a Markdown reference; undo removes it', async () => {
     const root = workspaceRoot();
-    const docUri = vscode.Uri.joinPath(root, 'docs', 'notes.md');
-    await vscode.workspace.fs.writeFile(docUri, Buffer.from('# Notes\n\n', 'utf8'));
-    const doc = await vscode.workspace.openTextDocument(docUri);
-    const editor = await vscode.window.showTextDocument(doc);
-    editor.selection = new vscode.Selection(2, 0, 2, 0);
+    const doc = await editTextFile(['docs', 'notes.md'], '# Notes\n\n', new vscode.Selection(2, 0, 2, 0));
 
     const staging = vscode.Uri.joinPath(root, '.staging');
-    const fake: ImageGenerator = {
-      async generate(values) {
-        const staged = vscode.Uri.joinPath(staging, 'Marble_00001_.png');
-        await vscode.workspace.fs.writeFile(staged, TINY_PNG);
-        assert.equal(values.prompt, 'a red fox');
-        return { files: [staged], seed: 1234 };
-      },
-    };
-    marble._test.setImageGenerator(fake);
+    marble._test.setImageGenerator(stagedImageGenerator('Marble_00001_.png', TINY_PNG, 1234, (values) => {
+      assert.equal(values.prompt, 'a red fox');
+    }));
     const outcome = await vscode.commands.executeCommand<{ images: vscode.Uri[]; seed: number; inserted?: string }>(
       'marble.generateImage', { prompt: 'a red fox' },
     );
@@ -167,43 +124,21 @@ describe('Marble extension', () => {
     assert.equal(outcome.inserted, expected);
     assert.equal(doc.getText(), `# Notes\n\n${expected}`);
 
-    await vscode.window.showTextDocument(doc);
-    await vscode.commands.executeCommand('undo');
-    await waitFor('undo of the insertion', () => doc.getText() === '# Notes\n\n');
+    await undoUntil(doc, 'undo of the insertion', '# Notes\n\n');
   });
 
   it('a second image with the same name gets a free name instead of overwriting', async () => {
-    const root = workspaceRoot();
-    const staging = vscode.Uri.joinPath(root, '.staging');
-    marble._test.setImageGenerator({
-      async generate() {
-        const staged = vscode.Uri.joinPath(staging, 'dup.png');
-        await vscode.workspace.fs.writeFile(staged, TINY_PNG);
-        return { files: [staged], seed: 1 };
-      },
-    });
-    const folder = vscode.Uri.joinPath(root, 'here');
+    marble._test.setImageGenerator(stagedImageGenerator('dup.png', TINY_PNG, 1));
+    const folder = vscode.Uri.joinPath(workspaceRoot(), 'here');
     const first = await vscode.commands.executeCommand<{ images: vscode.Uri[] }>('marble.generateImageHere', { prompt: 'x', folder, insert: false });
     const second = await vscode.commands.executeCommand<{ images: vscode.Uri[] }>('marble.generateImageHere', { prompt: 'x', folder, insert: false });
     assert.equal(first.images[0]!.path.split('/').pop(), 'dup.png');
     assert.equal(second.images[0]!.path.split('/').pop(), 'dup_1.png');
   });
   it('Generate Image from Selection uses the selected text and inserts on the next line', async () => {
-    const root = workspaceRoot();
-    const docUri = vscode.Uri.joinPath(root, 'selection.md');
-    await vscode.workspace.fs.writeFile(docUri, Buffer.from('a blue whale\n', 'utf8'));
-    const doc = await vscode.workspace.openTextDocument(docUri);
-    const editor = await vscode.window.showTextDocument(doc);
-    editor.selection = new vscode.Selection(0, 0, 0, 12);
+    const doc = await editTextFile(['selection.md'], 'a blue whale\n', new vscode.Selection(0, 0, 0, 12));
     let prompt = '';
-    marble._test.setImageGenerator({
-      async generate(values) {
-        prompt = values.prompt;
-        const staged = vscode.Uri.joinPath(root, '.staging', 'whale.png');
-        await vscode.workspace.fs.writeFile(staged, TINY_PNG);
-        return { files: [staged], seed: 7 };
-      },
-    });
+    marble._test.setImageGenerator(stagedImageGenerator('whale.png', TINY_PNG, 7, (values) => { prompt = values.prompt; }));
     await vscode.commands.executeCommand('marble.generateFromSelection');
     assert.equal(prompt, 'a blue whale');
     assert.equal(doc.getText(), 'a blue whale\n![a blue whale](assets/generated/whale.png)\n');

@@ -5,45 +5,15 @@ import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { deflateSync } from 'node:zlib';
 import type { MarbleApi } from '../../../src/extension/extension';
-import type { HostToGraph, HostToPanel, TokenCount } from '../../../src/protocol/webview';
-import { readPngMetadata } from '../../../src/workflow/png';
-
-const EXTENSION_ID = 'marble.marble-diffusion';
-const VIEW_TYPE = 'marble.workflowEditor';
-
-interface Node { id: number; type: string; widgets_values?: unknown[]; inputs?: { name: string; type: string; link: number | null }[]; outputs?: { name: string; type: string; links: number[] | null }[]; [k: string]: unknown }
-interface Wf { nodes: Node[]; links: unknown[][]; last_link_id: number; last_node_id: number; [k: string]: unknown }
-
-const root = () => vscode.workspace.workspaceFolders![0]!.uri;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
+import type { HostToGraph, TokenCount } from '../../../src/protocol/webview';
+import { pngChunk } from '../../../src/workflow/png';
+import {
+  apiWithRealGenerator, closeAll, countChanges, newPngIn, openInGraphEditor, outputDir, pngsIn, readPngPrompt, readWorkspaceJson,
+  showGenerateView, sleep, stagedImageGenerator, tapPanel, VIEW_TYPE, waitFor, workspaceRoot, writeWorkspaceJson, type Wf,
+} from './helpers';
 
 /** An RGB gradient PNG (a real picture for VAEEncode, not a flat colour). */
 function gradientPng(size: number, tint: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(size, 0); ihdr.writeUInt32BE(size, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
@@ -55,23 +25,13 @@ function gradientPng(size: number, tint: number): Buffer {
   }
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.concat(rows))), pngChunk('IEND', Buffer.alloc(0)),
   ]);
-}
-
-async function readWorkflow(name: string): Promise<Wf> {
-  return JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(root(), name))).toString('utf8'));
-}
-
-async function writeJson(name: string, value: unknown): Promise<vscode.Uri> {
-  const uri = vscode.Uri.joinPath(root(), name);
-  await vscode.workspace.fs.writeFile(uri, Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8'));
-  return uri;
 }
 
 /** The default graph with EmptyLatentImage replaced by LoadImage → VAEEncode (img2img). */
 async function img2imgWorkflow(image: string, steps: number, denoise: number): Promise<Wf> {
-  const wf = await readWorkflow('default.workflow.json');
+  const wf = await readWorkspaceJson('default.workflow.json');
   wf.nodes = wf.nodes.filter((n) => n.id !== 5);
   wf.links = wf.links.filter((l) => l[0] !== 2);
   wf.nodes.push(
@@ -98,8 +58,7 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
   let tap: vscode.Disposable;
 
   before(async () => {
-    marble = await vscode.extensions.getExtension<MarbleApi>(EXTENSION_ID)!.activate();
-    marble._test.setImageGenerator(undefined);
+    marble = await apiWithRealGenerator();
     tap = marble._test.tapGraph((uri, m) => graphPosts.push({ uri: uri.toString(), m }));
   });
   after(() => {
@@ -107,22 +66,15 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
     marble._test.setOpenDialog(undefined);
     marble._test.setImageGenerator(undefined);
   });
-  afterEach(async () => {
-    for (const d of vscode.workspace.textDocuments) if (d.isDirty && !d.isUntitled) await d.save();
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-  });
+  afterEach(closeAll);
 
-  async function open(uri: vscode.Uri): Promise<vscode.TextDocument> {
-    await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
-    await waitFor('the graph page handshake', () => marble._test.editorCount(uri, true) > 0, 45_000);
-    return vscode.workspace.openTextDocument(uri);
-  }
+  const open = (uri: vscode.Uri) => openInGraphEditor(marble, uri, 'the graph page handshake');
 
   const postsTo = (uri: vscode.Uri, type: string) =>
     graphPosts.filter((p) => p.uri === uri.toString() && p.m.type === type).map((p) => p.m);
 
   it('the real page receives the token counts of the default graph\'s prompts, and new ones after an edit', async () => {
-    const uri = await writeJson('tokens.workflow.json', await readWorkflow('default.workflow.json'));
+    const uri = await writeWorkspaceJson('tokens.workflow.json', await readWorkspaceJson('default.workflow.json'));
     await open(uri);
     const first = await waitFor('token counts', () => postsTo(uri, 'tokenCounts')[0], 20_000) as { counts: Record<string, TokenCount> };
     // ComfyUI's default prompts: 11 words + 1 comma… as CLIP BPE splits them.
@@ -138,20 +90,19 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
 
   it('LoadImage reads the workspace input folder: an img2img run from the editor saves its image', async function () {
     if (!process.env.MARBLE_MODELS) this.skip();
-    const inputDir = vscode.Uri.joinPath(root(), 'input');
+    const inputDir = vscode.Uri.joinPath(workspaceRoot(), 'input');
     await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(inputDir, 'photo.png'), gradientPng(128, 90));
-    const uri = await writeJson('img2img.workflow.json', await img2imgWorkflow('photo.png', 3, 0.5));
+    const uri = await writeWorkspaceJson('img2img.workflow.json', await img2imgWorkflow('photo.png', 3, 0.5));
     await open(uri);
     // The page's LoadImage list is the input folder (live backend or static catalogue alike).
     const init = await waitFor('init', () => postsTo(uri, 'init')[0], 10_000) as { objectInfo: Record<string, { input: { required: Record<string, unknown[]> } }> };
     assert.ok((init.objectInfo.LoadImage!.input.required.image![0] as string[]).includes('photo.png'));
 
-    const out = vscode.Uri.joinPath(root(), 'assets', 'generated');
-    const list = async () => (await vscode.workspace.fs.readDirectory(out).then(undefined, () => [])).map(([n]) => n).filter((n) => n.endsWith('.png'));
-    const before = await list();
+    const out = outputDir();
+    const before = await pngsIn(out);
     await marble._test.graphMessage(uri, { type: 'run' });
-    const name = await waitFor('the img2img PNG', async () => (await list()).find((n) => !before.includes(n)), 100_000);
-    const prompt = JSON.parse(readPngMetadata(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(out, name))).prompt!) as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+    const name = await newPngIn(out, before, 'the img2img PNG', 100_000);
+    const prompt = await readPngPrompt(vscode.Uri.joinPath(out, name));
     const byClass = (c: string) => Object.values(prompt).find((n) => n.class_type === c);
     assert.equal(byClass('LoadImage')?.inputs.image, 'photo.png');
     assert.ok(byClass('VAEEncode'), 'the image was encoded');
@@ -160,11 +111,11 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
   });
 
   it('the upload button copies the picked image into the input folder and sets the widget as one edit; undo restores', async () => {
-    const inputDir = vscode.Uri.joinPath(root(), 'input');
-    const picked = vscode.Uri.joinPath(root(), 'pictures', 'upload-me.png');
+    const inputDir = vscode.Uri.joinPath(workspaceRoot(), 'input');
+    const picked = vscode.Uri.joinPath(workspaceRoot(), 'pictures', 'upload-me.png');
     const bytes = gradientPng(32, 10);
     await vscode.workspace.fs.writeFile(picked, bytes);
-    const uri = await writeJson('upload.workflow.json', await img2imgWorkflow('photo.png', 3, 0.5));
+    const uri = await writeWorkspaceJson('upload.workflow.json', await img2imgWorkflow('photo.png', 3, 0.5));
     const doc = await open(uri);
     let dialogs = 0;
     marble._test.setOpenDialog(async (o) => {
@@ -172,10 +123,7 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
       assert.ok(o.filters?.Images?.includes('png'), 'images only');
       return [picked];
     });
-    let changes = 0;
-    const sub = vscode.workspace.onDidChangeTextDocument((e) => {
-      if (e.document.uri.toString() === uri.toString() && e.contentChanges.length > 0) changes++;
-    });
+    const changes = countChanges(uri);
     try {
       const original = doc.getText();
       const v0 = doc.version;
@@ -185,7 +133,7 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
       const image = () => (JSON.parse(doc.getText()) as Wf).nodes.find((n) => n.id === 10)!.widgets_values;
       assert.deepEqual(image(), ['upload-me.png', 'image']);
       await sleep(300);
-      assert.equal(changes, 1, 'one document change');
+      assert.equal(changes.count, 1, 'one document change');
       assert.equal(doc.version, v0 + 1, 'one edit');
       const combo = postsTo(uri, 'comboValues').find((m) => (m as { classType: string }).classType === 'LoadImage') as { values: string[] } | undefined;
       assert.ok(combo?.values.includes('upload-me.png') && combo.values.includes('photo.png'), JSON.stringify(combo));
@@ -210,31 +158,23 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
       await vscode.commands.executeCommand('undo');
       await waitFor('undo of the first upload', () => doc.getText() === original, 10_000);
     } finally {
-      sub.dispose();
+      changes.dispose();
       marble._test.setOpenDialog(undefined);
     }
   });
 
   it('images from Generate Image appear in the Generate view\'s gallery', async () => {
-    await vscode.commands.executeCommand('workbench.view.extension.marble');
-    await waitFor('the Generate view handshake', () => marble._test.panelReady(), 30_000);
-    const staging = vscode.Uri.joinPath(root(), '.staging');
-    marble._test.setImageGenerator({
-      async generate() {
-        const staged = vscode.Uri.joinPath(staging, 'gallery-test.png');
-        await vscode.workspace.fs.writeFile(staged, gradientPng(16, 1));
-        return { files: [staged], seed: 99 };
-      },
-    });
-    const posted: HostToPanel[] = [];
-    const panelTap = marble._test.tapPanel((m) => posted.push(m));
+    await showGenerateView(marble);
+    marble._test.setImageGenerator(stagedImageGenerator('gallery-test.png', gradientPng(16, 1), 99));
+    const panelTap = tapPanel(marble);
+    const posted = panelTap.posted;
     try {
       const outcome = await vscode.commands.executeCommand<{ images: vscode.Uri[] }>(
-        'marble.generateImageHere', { prompt: 'a gallery fox', folder: vscode.Uri.joinPath(root(), 'gallery'), insert: false },
+        'marble.generateImageHere', { prompt: 'a gallery fox', folder: vscode.Uri.joinPath(workspaceRoot(), 'gallery'), insert: false },
       );
       await marble._test.galleryWritten();
       const path = outcome.images[0]!.fsPath;
-      const gallery = posted.find((m): m is Extract<HostToPanel, { type: 'gallery' }> => m.type === 'gallery');
+      const gallery = panelTap.first('gallery');
       assert.ok(gallery, `a gallery update was posted: ${posted.map((m) => m.type).join(',')}`);
       assert.equal(gallery.items[0]?.path, path);
       assert.equal(gallery.items[0]?.prompt, 'a gallery fox');
@@ -242,7 +182,7 @@ describe('graph editor inputs (token counts, input folder, upload) and the galle
       // A reloaded page still has it.
       posted.length = 0;
       await marble._test.panelMessage({ type: 'ready', version: 1 });
-      const init = posted.find((m): m is Extract<HostToPanel, { type: 'init' }> => m.type === 'init');
+      const init = panelTap.first('init');
       assert.equal(init?.gallery[0]?.path, path);
     } finally {
       panelTap.dispose();

@@ -7,47 +7,18 @@ import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { MarbleApi } from '../../../src/extension/extension';
 import { describePhase } from '../../../src/extension/backendPhase';
-import type { HostToPanel } from '../../../src/protocol/webview';
 import { readPngMetadata } from '../../../src/workflow/png';
+import {
+  apiWithRealGenerator, closeAll, countChanges, newPngIn, openInGraphEditor, outputDir, pngsIn, readWorkspaceJson, showGenerateView,
+  sleep, tapPanel, waitFor, writeWorkspaceJson, type ApiPrompt, type Wf,
+} from './helpers';
 
-const EXTENSION_ID = 'marble.marble-diffusion';
-const VIEW_TYPE = 'marble.workflowEditor';
-
-interface Wf { nodes: { id: number; type: string; widgets_values?: unknown[] }[] }
-type ApiPrompt = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
-
-function root(): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'no workspace folder');
-  return folder.uri;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-const outDir = () => vscode.Uri.joinPath(root(), 'assets', 'generated');
-
-async function pngs(): Promise<string[]> {
-  try {
-    return (await vscode.workspace.fs.readDirectory(outDir())).filter(([n]) => n.endsWith('.png')).map(([n]) => n);
-  } catch {
-    return [];
-  }
-}
+const pngs = () => pngsIn(outputDir());
 
 /** Waits for one PNG that was not in `before` and returns its ComfyUI metadata. */
 async function newPng(before: string[]): Promise<{ name: string; prompt: ApiPrompt; workflow: Wf }> {
-  const name = await waitFor('a new PNG in assets/generated', async () => (await pngs()).find((n) => !before.includes(n)));
-  const meta = readPngMetadata(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(outDir(), name)));
+  const name = await newPngIn(outputDir(), before, 'a new PNG in assets/generated', 60_000);
+  const meta = readPngMetadata(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(outputDir(), name)));
   return { name, prompt: JSON.parse(meta.prompt!), workflow: JSON.parse(meta.workflow!) };
 }
 
@@ -56,34 +27,12 @@ const samplerSeed = (p: ApiPrompt) => Object.values(p).find((n) => n.class_type 
 
 /** A copy of the test workspace's default workflow with KSampler seed/control/steps set. */
 async function writeWorkflow(name: string, seed: number, control: string, steps = 4): Promise<vscode.Uri> {
-  const base = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(root(), 'default.workflow.json'))).toString('utf8')) as Wf;
+  const base = await readWorkspaceJson('default.workflow.json');
   const ks = base.nodes.find((n) => n.id === 3)!;
   ks.widgets_values![0] = seed;
   ks.widgets_values![1] = control;
   ks.widgets_values![2] = steps;
-  const uri = vscode.Uri.joinPath(root(), name);
-  await vscode.workspace.fs.writeFile(uri, Buffer.from(JSON.stringify(base, null, 2) + '\n', 'utf8'));
-  return uri;
-}
-
-/** Counts content changes of one document. */
-function countChanges(uri: vscode.Uri): { readonly count: number; dispose(): void } {
-  let count = 0;
-  const sub = vscode.workspace.onDidChangeTextDocument((e) => {
-    if (e.document.uri.toString() === uri.toString() && e.contentChanges.length > 0) count++;
-  });
-  return { get count() { return count; }, dispose: () => sub.dispose() };
-}
-
-async function openInGraphEditor(marble: MarbleApi, uri: vscode.Uri): Promise<vscode.TextDocument> {
-  await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
-  await waitFor('the graph page to complete its handshake', () => marble._test.editorCount(uri, true) > 0, 45_000);
-  return vscode.workspace.openTextDocument(uri);
-}
-
-async function closeAll(): Promise<void> {
-  for (const d of vscode.workspace.textDocuments) if (d.isDirty && !d.isUntitled) await d.save();
-  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  return writeWorkspaceJson(name, base);
 }
 
 describe('host ↔ webview seams', function () {
@@ -91,8 +40,7 @@ describe('host ↔ webview seams', function () {
   let marble: MarbleApi;
 
   before(async () => {
-    marble = await vscode.extensions.getExtension<MarbleApi>(EXTENSION_ID)!.activate();
-    marble._test.setImageGenerator(undefined);
+    marble = await apiWithRealGenerator();
   });
   afterEach(closeAll);
 
@@ -221,10 +169,9 @@ describe('host ↔ webview seams', function () {
     });
 
     it('opens, generates through its message path, posts the result and keeps it in the gallery', async () => {
-      await vscode.commands.executeCommand('workbench.view.extension.marble');
-      await waitFor('the Generate view handshake', () => marble._test.panelReady(), 30_000);
-      const posted: HostToPanel[] = [];
-      const tap = marble._test.tapPanel((m) => posted.push(m));
+      await showGenerateView(marble);
+      const tap = tapPanel(marble);
+      const posted = tap.posted;
       try {
         // Invalid input from the page is refused before anything runs.
         await marble._test.panelMessage({ type: 'generate', prompt: 5 });
@@ -241,7 +188,7 @@ describe('host ↔ webview seams', function () {
         const types = posted.map((m) => m.type);
         assert.equal(types[0], 'status');
         assert.ok(types.includes('progress'), types.join(','));
-        const result = posted.find((m): m is Extract<HostToPanel, { type: 'result' }> => m.type === 'result');
+        const result = tap.first('result');
         assert.ok(result, `a result was posted: ${types.join(',')}`);
         assert.equal(result.nextSeed, 8, 'the seed field moves on by one increment');
         assert.equal(result.images.length, 1);
@@ -252,7 +199,7 @@ describe('host ↔ webview seams', function () {
         // A reloaded page gets the gallery back in its init.
         posted.length = 0;
         await marble._test.panelMessage({ type: 'ready', version: 1 });
-        const init = posted.find((m): m is Extract<HostToPanel, { type: 'init' }> => m.type === 'init');
+        const init = tap.first('init');
         assert.ok(init);
         assert.equal(init.gallery[0]?.path, result.images[0]!.path);
         assert.ok(init.models.length > 0, 'the model list comes from the running backend');

@@ -1,33 +1,20 @@
 // The last test: shows the workbench as a user would see it (default.workflow.json in Marble's
 // graph editor after a run, the Marble view open beside it) and has runCodeServer.mjs take
 // screenshots of it (test-results/screenshots/vscode-*.png) through a signal folder.
-import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { MarbleApi } from '../../../src/extension/extension';
-
-async function waitFor(what: string, f: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { apiWithRealGenerator, showGenerateView, VIEW_TYPE, waitFor, workspaceRoot } from './helpers';
 
 describe('showcase (left open for the screenshots)', function () {
   this.timeout(90_000);
 
   it('opens a workflow in the graph editor and the Marble view', async () => {
-    const marble = await vscode.extensions.getExtension<MarbleApi>('marble.marble-diffusion')!.activate();
-    marble._test.setImageGenerator(undefined);
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    assert.ok(folder);
-    const uri = vscode.Uri.joinPath(folder.uri, 'default.workflow.json');
-    await vscode.commands.executeCommand('workbench.view.extension.marble');
-    await waitFor('the Generate view', () => marble._test.panelReady());
-    await vscode.commands.executeCommand('vscode.openWith', uri, 'marble.workflowEditor');
-    await waitFor('the graph page', () => marble._test.editorCount(uri, true) > 0);
+    const marble = await apiWithRealGenerator();
+    const uri = vscode.Uri.joinPath(workspaceRoot(), 'default.workflow.json');
+    await showGenerateView(marble, 'the Generate view', 30_000);
+    await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
+    await waitFor('the graph page', () => marble._test.editorCount(uri, true) > 0, 30_000);
     if (process.env.MARBLE_MODELS) {
       // A finished run shows its image on the Save Image node.
       await marble._test.graphMessage(uri, { type: 'run' });

@@ -2,8 +2,7 @@
 // activating, and the fixture workspace opened. If this fails, every other test here is suspect.
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-
-const EXTENSION_ID = 'marble.marble-diffusion';
+import { EXTENSION_ID } from './helpers';
 
 describe('VS Code tier smoke', () => {
   it('runs inside VS Code 1.100 (the version code-server 4.100.3 embeds)', () => {
