@@ -106,6 +106,21 @@ export async function runSampler(run: SampleRun, ctx: NodeContext, services: Mod
   };
 }
 
+/**
+ * A seed the generator cannot take, found before any model runs. The schema's max (2^64−1) is not
+ * a double, so a JSON seed of 18446744073709551615 parses to 2^64 and passes the generic range check.
+ */
+function seedProblem(inputs: Record<string, unknown>, name: string): string | undefined {
+  const v = inputs[name];
+  if (typeof v !== 'number' && typeof v !== 'bigint') return undefined; // linked: checked when it arrives
+  try {
+    toSeed(v, name);
+    return undefined;
+  } catch (e) {
+    return `${(e as Error).message}; JSON numbers above 2^53 are rounded, the largest usable seed is 18446744073709549568`;
+  }
+}
+
 function expandChannels(mask: Float32Array, channels: number, plane: number): Float32Array {
   const batch = mask.length / plane;
   const out = new Float32Array(batch * channels * plane);
@@ -137,6 +152,7 @@ export function samplingNodes(services: ModelServices): NodeDefinition[] {
   return [
     {
       schema: samplerSchema('KSampler'),
+      validateInputs: (inputs) => seedProblem(inputs, 'seed') ?? true,
       async run(inputs, ctx) {
         const model = asModel(inputs.model);
         const sampler = String(inputs.sampler_name);
@@ -154,6 +170,8 @@ export function samplingNodes(services: ModelServices): NodeDefinition[] {
       // ComfyUI silently returns the latent untouched here; a user who set the steps that way
       // almost always meant something else, so Marble says so before any model runs.
       validateInputs(inputs) {
+        const seed = seedProblem(inputs, 'noise_seed');
+        if (seed) return seed;
         const start = inputs.start_at_step;
         const end = inputs.end_at_step;
         if (typeof start === 'number' && typeof end === 'number' && start > end) {
@@ -182,6 +200,7 @@ export function samplingNodes(services: ModelServices): NodeDefinition[] {
     },
     {
       schema: schemaOf('SamplerCustom'),
+      validateInputs: (inputs) => seedProblem(inputs, 'noise_seed') ?? true,
       async run(inputs, ctx) {
         const sampler = inputs.sampler as SamplerValue | undefined;
         if (!sampler || typeof sampler.name !== 'string') throw new Error("input 'sampler' must be a SAMPLER (connect KSamplerSelect)");

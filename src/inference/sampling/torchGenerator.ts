@@ -34,8 +34,10 @@ export function toSeed(seed: Seed, what = 'seed'): bigint {
   if (typeof seed === 'bigint') {
     s = seed;
   } else {
-    if (!Number.isSafeInteger(seed)) {
-      throw new Error(`${what} must be an integer (use a BigInt above 2^53), got ${seed}`);
+    // Workflows carry seeds as JSON numbers, so one above 2^53 arrives already rounded to a double
+    // (ComfyUI's own frontend sends that same rounded value); its exact integer value is the seed.
+    if (!Number.isInteger(seed)) {
+      throw new Error(`${what} must be an integer, got ${seed}`);
     }
     s = BigInt(seed);
   }

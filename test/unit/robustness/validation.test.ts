@@ -2,6 +2,8 @@
 // validation error (exit 3) naming the node and the input, raised before any node runs, and
 // nothing is written to the output folder.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ApiPrompt } from '../../../src/workflow/types';
 import { assertNoPartialFiles, CKPT, cliRun, defaultPrompt, inferenceEntry, makeWorkspace, removeBundle, writePrompt, type Workspace } from './harness';
 
@@ -72,6 +74,16 @@ describe('robustness: validation before any model runs (marble run)', function (
       p['3'].inputs.latent_image = ['10', 0];
     }, /node 10 \(LatentUpscaleBy\): Dependency cycle detected — samples: node 10 \(LatentUpscaleBy\) input "samples" depends on its own output through 3 → 10 → 3/);
     await expectValidationError('unknown', (p) => { p['3'].class_type = 'KSamplerTurbo'; }, /Cannot execute because node KSamplerTurbo does not exist/);
+  });
+
+  it('a seed of 2^64-1, which JSON rounds to 2^64, is refused before sampling with the largest usable seed', async () => {
+    const f = path.join(ws.base, 'bigseed.json');
+    // Written as text: the literal must reach Marble's JSON parser as a user's file would.
+    fs.writeFileSync(f, JSON.stringify(defaultPrompt()).replace(/"seed":\d+/, '"seed":18446744073709551615'));
+    const r = await cliRun([f, '--models', ws.models, '--output', ws.output, '--ep', 'cpu']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /node 3 \(KSampler\).*seed must be between 0 and 2\^64-1.*largest usable seed is 18446744073709549568/);
+    assert.doesNotMatch(r.stderr, /^running /m, 'no node runs');
   });
 
   it('start_at_step beyond end_at_step is refused before sampling', async () => {

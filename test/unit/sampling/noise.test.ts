@@ -148,6 +148,15 @@ describe('sampling/noise: PyTorch CPU generator', () => {
     assert.equal(offsetSeed((1n << 64n) - 1n, 1), 0n);
   });
 
+  it('takes a JSON seed above 2^53 as the exact value of the double it parsed to, as ComfyUI does with its frontend', () => {
+    const parsed = JSON.parse('{"seed": 1152921504606846977}').seed as number; // 2^60 + 1 rounds to 2^60
+    assert.equal(toSeed(parsed), 1n << 60n);
+    assert.deepEqual(Array.from(randnFromSeed(parsed, [16])), Array.from(randnFromSeed(1n << 60n, [16])));
+    // 2^64 - 1 is not a double: it parses to 2^64, which is out of torch's range.
+    assert.throws(() => toSeed(JSON.parse('18446744073709551615')), /between 0 and 2\^64-1/);
+    assert.throws(() => toSeed(Number.NaN), /must be an integer/);
+  });
+
   it('same seed gives the same values; a batch draw continues the stream of one generator', () => {
     assert.deepEqual(Array.from(randnFromSeed(123, [1, 4, 8, 8])), Array.from(randnFromSeed(123, [1, 4, 8, 8])));
     // 256 is a multiple of 16, so two [1,4,8,8] draws equal one [2,4,8,8] draw (no tail recompute).
