@@ -4,7 +4,7 @@
 // λ = −log σ and α = σ·e^λ = 1 (kept explicit to mirror the reference).
 
 import {
-  ancestralNoise, checkAbort, checkInputs, checkNoise, denoise, getAncestralStep, report, sdeNoise,
+  addNoise, ancestralNoise, checkAbort, checkInputs, denoise, getAncestralStep, report, sdeNoise,
   type Denoiser, type SamplerOptions,
 } from './types';
 
@@ -43,9 +43,7 @@ export async function sampleDpmpp2sAncestral(model: Denoiser, x0: Float32Array, 
       for (let j = 0; j < x.length; j++) x[j] = a2 * x[j] - b2 * den2[j];
     }
     if (sigmas[i + 1] > 0) {
-      const nz = checkNoise(name, noise(sigmas[i], sigmas[i + 1]), x.length);
-      const ku = sNoise * sigmaUp;
-      for (let j = 0; j < x.length; j++) x[j] += nz[j] * ku;
+      addNoise(name, x, noise, sigmas[i], sigmas[i + 1], sNoise * sigmaUp);
     }
   }
   return x;
@@ -88,9 +86,7 @@ export async function sampleDpmppSde(model: Denoiser, x0: Float32Array, sigmasIn
     let b = alphaS1 * Math.expm1(-hh);
     for (let j = 0; j < x.length; j++) x2[j] = a * x[j] - b * den[j];
     if (noise) {
-      const nz = checkNoise(name, noise(sigmas[i], sigmaS1), x.length);
-      const ku = alphaS1 * sNoise * st.sigmaUp;
-      for (let j = 0; j < x.length; j++) x2[j] += nz[j] * ku;
+      addNoise(name, x2, noise, sigmas[i], sigmaS1, alphaS1 * sNoise * st.sigmaUp);
     }
     const den2 = await denoise(name, model, x2, sigmaS1);
 
@@ -101,9 +97,7 @@ export async function sampleDpmppSde(model: Denoiser, x0: Float32Array, sigmasIn
     b = alphaT * Math.expm1(-hh);
     for (let j = 0; j < x.length; j++) x[j] = a * x[j] - b * ((1 - fac) * den[j] + fac * den2[j]);
     if (noise) {
-      const nz = checkNoise(name, noise(sigmas[i], sigmas[i + 1]), x.length);
-      const ku = alphaT * sNoise * st.sigmaUp;
-      for (let j = 0; j < x.length; j++) x[j] += nz[j] * ku;
+      addNoise(name, x, noise, sigmas[i], sigmas[i + 1], alphaT * sNoise * st.sigmaUp);
     }
   }
   return x;
@@ -177,9 +171,7 @@ export async function sampleDpmpp2mSde(model: Denoiser, x0: Float32Array, sigmas
         x[j] = v;
       }
       if (noise) {
-        const nz = checkNoise(name, noise(sigmas[i], sigmas[i + 1]), x.length);
-        const k = sigmas[i + 1] * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise;
-        for (let j = 0; j < x.length; j++) x[j] += nz[j] * k;
+        addNoise(name, x, noise, sigmas[i], sigmas[i + 1], sigmas[i + 1] * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise);
       }
     }
     old = den;
@@ -241,9 +233,7 @@ export async function sampleDpmpp3mSde(model: Denoiser, x0: Float32Array, sigmas
         for (let j = 0; j < x.length; j++) x[j] = x[j] + k * ((den[j] - den1[j]) / r);
       }
       if (noise) {
-        const nz = checkNoise(name, noise(sigmas[i], sigmas[i + 1]), x.length);
-        const k = sigmas[i + 1] * Math.sqrt(-Math.expm1(-2 * hh * eta)) * sNoise;
-        for (let j = 0; j < x.length; j++) x[j] += nz[j] * k;
+        addNoise(name, x, noise, sigmas[i], sigmas[i + 1], sigmas[i + 1] * Math.sqrt(-Math.expm1(-2 * hh * eta)) * sNoise);
       }
     }
     den2 = den1;

@@ -4,7 +4,7 @@
 // rectified-flow "_RF" branches are not needed for SD-family models).
 
 import {
-  ancestralNoise, checkAbort, checkInputs, checkNoise, denoise, getAncestralStep, report,
+  addNoise, ancestralNoise, checkAbort, checkInputs, checkNoise, denoise, getAncestralStep, report,
   type Denoiser, type SamplerOptions,
 } from './types';
 import type { NoiseSampler } from '../noise';
@@ -31,9 +31,7 @@ function churn(name: string, x: Float32Array, sigmas: Float64Array, i: number, o
   const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
   const sigmaHat = sigma * (gamma + 1);
   if (gamma > 0) {
-    const eps = checkNoise(name, noise(sigma, sigmaHat), x.length);
-    const k = (opts.s_noise ?? 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2);
-    for (let j = 0; j < x.length; j++) x[j] += eps[j] * k;
+    addNoise(name, x, noise, sigma, sigmaHat, (opts.s_noise ?? 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2));
   }
   return sigmaHat;
 }
@@ -197,9 +195,7 @@ export async function sampleDpm2Ancestral(model: Denoiser, x0: Float32Array, sig
       eulerStep(x, den, sigmas[i], sigmaDown - sigmas[i], x);
     } else {
       await dpm2Midpoint('dpm_2_ancestral', model, x, den, sigmas[i], sigmaDown, tmp);
-      const nz = checkNoise('dpm_2_ancestral', noise(sigmas[i], sigmas[i + 1]), x.length);
-      const ku = sNoise * sigmaUp;
-      for (let j = 0; j < x.length; j++) x[j] += nz[j] * ku;
+      addNoise('dpm_2_ancestral', x, noise, sigmas[i], sigmas[i + 1], sNoise * sigmaUp);
     }
   }
   return x;

@@ -2,7 +2,7 @@
 // and lcm (sample_lcm) from ComfyUI's comfy/k_diffusion/sampling.py.
 
 import {
-  ancestralNoise, checkAbort, checkInputs, checkNoise, denoise, report, type Denoiser, type SamplerOptions,
+  addNoise, ancestralNoise, checkAbort, checkInputs, checkNoise, denoise, report, type Denoiser, type SamplerOptions,
 } from './types';
 
 /**
@@ -63,9 +63,7 @@ export async function sampleLcm(model: Denoiser, x0: Float32Array, sigmasIn: Arr
     await report(opts, i, x, sigmas[i], sigmas[i], den, steps);
     x.set(den);
     if (sigmas[i + 1] > 0) {
-      const nz = checkNoise(name, noise(sigmas[i], sigmas[i + 1]), x.length);
-      const k = sNoise * sigmas[i + 1];
-      for (let j = 0; j < x.length; j++) x[j] += nz[j] * k;
+      addNoise(name, x, noise, sigmas[i], sigmas[i + 1], sNoise * sigmas[i + 1]);
     }
   }
   return x;

@@ -98,6 +98,12 @@ export function checkNoise(name: string, noise: Float32Array, n: number): Float3
   return noise;
 }
 
+/** target += noise(σ, σ_next)·scale: the noise injection most stochastic samplers end a step with. */
+export function addNoise(name: string, target: Float32Array, noise: NoiseSampler, sigma: number, sigmaNext: number, scale: number): void {
+  const nz = checkNoise(name, noise(sigma, sigmaNext), target.length);
+  for (let j = 0; j < target.length; j++) target[j] += nz[j] * scale;
+}
+
 /** k-diffusion get_ancestral_step: how far to step down deterministically and how much noise to add. */
 export function getAncestralStep(sigmaFrom: number, sigmaTo: number, eta = 1): { sigmaDown: number; sigmaUp: number } {
   if (!eta) return { sigmaDown: sigmaTo, sigmaUp: 0 };
