@@ -19,10 +19,11 @@ import { renderWebviewHtml, webviewAssetPaths, type WebviewKind } from '../../sr
 import { pngChunk } from '../../src/workflow/png';
 
 export const REPO = resolve(__dirname, '../..');
-export const SHARED_DATA = resolve(REPO, '../shared/data');
+/** Test data copied into the repository (provenance in each folder's README). */
+export const FIXTURES = join(REPO, 'test', 'fixtures');
 export const SCREENSHOTS = join(REPO, 'test-results', 'screenshots');
 /** ComfyUI's default graph, as its UI saves it. */
-export const DEFAULT_GRAPH = join(SHARED_DATA, 'comfyui/default_graph.json');
+export const DEFAULT_GRAPH = join(FIXTURES, 'comfyui/default_graph.json');
 const CHROMIUM = process.env.MARBLE_CHROMIUM ?? '/usr/bin/chromium';
 
 export interface CspViolation { directive: string; blocked: string; sample: string }

@@ -9,7 +9,7 @@ import type { CliIO } from '../../../src/cli/io';
 import { main } from '../../../src/cli/main';
 
 const REPO = path.resolve(__dirname, '../../..');
-const DATA = path.resolve(REPO, '../shared/data/comfyui');
+const DATA = path.join(REPO, 'test/fixtures/comfyui');
 const DEFAULT_GRAPH = path.join(DATA, 'default_graph.json');
 
 function capture(): CliIO & { stdout: string; stderr: string } {

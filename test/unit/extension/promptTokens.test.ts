@@ -4,7 +4,7 @@ import path from 'node:path';
 import { LazyTokenCounter, isPromptEncoder, promptTexts, tokenCountsFor } from '../../../src/extension/promptTokens';
 import { loadCoreCatalog } from '../../../src/workflow/catalog/catalog';
 
-const DEFAULT_GRAPH = path.resolve(__dirname, '../../../../shared/data/comfyui/default_graph.json');
+const DEFAULT_GRAPH = path.resolve(__dirname, '../../fixtures/comfyui/default_graph.json');
 const catalog = loadCoreCatalog();
 
 describe('prompt token counts (host side)', () => {

@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import type { UiLink, UiNode, UiWorkflow } from '../../../src/workflow/types';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
-export const SHARED_DATA = path.resolve(REPO_ROOT, '../shared/data');
-export const COMFY_DATA = path.join(SHARED_DATA, 'comfyui');
+/** Test data copied into the repository (provenance in each folder's README). */
+export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
+export const COMFY_DATA = path.join(FIXTURES, 'comfyui');
 export const EXAMPLES = ['img2img_workflow', 'inpaint_example', 'lora', 'sdxl_simple_example', 'sdxlturbo_example'];
 
 export function examplePng(name: string): Uint8Array {

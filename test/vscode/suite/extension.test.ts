@@ -147,7 +147,7 @@ describe('Marble extension', () => {
   it('Open PNG as Workflow writes <name>.workflow.json next to a ComfyUI PNG and opens it in the graph editor', async () => {
     // The checkout (runCodeServer passes it): the extension may be an installed VSIX elsewhere.
     const repo = process.env.MARBLE_REPO_ROOT ? vscode.Uri.file(process.env.MARBLE_REPO_ROOT) : vscode.extensions.getExtension(EXTENSION_ID)!.extensionUri;
-    const source = vscode.Uri.joinPath(repo, '..', 'shared', 'data', 'comfyui', 'examples', 'lora.png');
+    const source = vscode.Uri.joinPath(repo, 'test', 'fixtures', 'comfyui', 'examples', 'lora.png');
     const png = vscode.Uri.joinPath(workspaceRoot(), 'images', 'lora.png');
     await vscode.workspace.fs.writeFile(png, await vscode.workspace.fs.readFile(source));
     const created = await vscode.commands.executeCommand<vscode.Uri>('marble.openPngAsWorkflow', png);
