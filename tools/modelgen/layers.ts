@@ -1,6 +1,8 @@
-// Building blocks shared by the three networks. Initialisation follows He/LeCun-style fan-in
-// scaling so activations stay near unit variance through the random layers.
-import type { GraphBuilder } from './graphBuilder';
+// Random-weight layers for the generated models: the graph building blocks come from Marble's
+// shared ONNX library (src/inference/onnx); this only draws the weights. Initialisation follows
+// He/LeCun-style fan-in scaling so activations stay near unit variance through the random layers.
+import type { GraphBuilder } from '../../src/inference/onnx/graphBuilder';
+import * as nn from '../../src/inference/onnx/nn';
 import type { Prng } from './prng';
 
 export class Layers {
@@ -12,10 +14,8 @@ export class Layers {
   /** x[..., inDim] @ W[inDim, outDim] (+ b). */
   linear(x: string, inDim: number, outDim: number, name: string, opts: { bias?: boolean; gain?: number } = {}): string {
     const w = this.g.weight(`${name}.weight`, [inDim, outDim], this.rng.normals(inDim * outDim, (opts.gain ?? 1) / Math.sqrt(inDim)));
-    const y = this.g.op('MatMul', [x, w], {}, name);
-    if (opts.bias === false) return y;
-    const b = this.g.weight(`${name}.bias`, [outDim], this.rng.normals(outDim, 0.02));
-    return this.g.op('Add', [y, b], {}, `${name}_bias`);
+    const b = opts.bias === false ? undefined : this.g.weight(`${name}.bias`, [outDim], this.rng.normals(outDim, 0.02));
+    return nn.linear(this.g, x, w, b, name);
   }
 
   conv(x: string, cin: number, cout: number, name: string, opts: { kernel?: number; stride?: number; gain?: number } = {}): string {
@@ -23,18 +23,16 @@ export class Layers {
     const fanIn = cin * k * k;
     const w = this.g.weight(`${name}.weight`, [cout, cin, k, k], this.rng.normals(cout * fanIn, (opts.gain ?? Math.SQRT2) / Math.sqrt(fanIn)));
     const b = this.g.weight(`${name}.bias`, [cout], this.rng.normals(cout, 0.02));
-    const pad = (k - 1) >> 1;
-    return this.g.op('Conv', [x, w, b], { kernel_shape: { ints: [k, k] }, pads: { ints: [pad, pad, pad, pad] }, strides: { ints: [opts.stride ?? 1, opts.stride ?? 1] } }, name);
+    return nn.conv2d(this.g, x, w, b, { kernel: k, stride: opts.stride }, name);
   }
 
   silu(x: string): string {
-    return this.g.op('Mul', [x, this.g.op('Sigmoid', [x])], {}, 'silu');
+    return nn.silu(this.g, x);
   }
 
   /** CLIP's quick_gelu: x * sigmoid(1.702 x). Gelu itself only arrives in opset 20. */
   quickGelu(x: string): string {
-    const k = this.g.constF('gelu_k', [], [1.702]);
-    return this.g.op('Mul', [x, this.g.op('Sigmoid', [this.g.op('Mul', [x, k])])], {}, 'quick_gelu');
+    return nn.quickGelu(this.g, x);
   }
 
   /** Per-sample, per-channel normalisation over H×W (stand-in for GroupNorm, which needs opset 18). */
@@ -47,7 +45,7 @@ export class Layers {
   layerNorm(x: string, dim: number, name: string): string {
     const scale = this.g.weight(`${name}.weight`, [dim], this.rng.normals(dim, 0.05, 1));
     const bias = this.g.weight(`${name}.bias`, [dim], this.rng.normals(dim, 0.02));
-    return this.g.op('LayerNormalization', [x, scale, bias], { axis: { i: -1 }, epsilon: { f: 1e-5 } }, name);
+    return nn.layerNorm(this.g, x, scale, bias, 1e-5, name);
   }
 
   /**
@@ -79,8 +77,6 @@ export class Layers {
 
   /** Shape(x)[start:end] as an int64 1-D tensor (opset 15 Shape slicing). */
   shapeSlice(x: string, start: number, end?: number): string {
-    const attrs: Record<string, { i: number }> = { start: { i: start } };
-    if (end !== undefined) attrs.end = { i: end };
-    return this.g.op('Shape', [x], attrs, 'shape');
+    return nn.shapeSlice(this.g, x, start, end);
   }
 }

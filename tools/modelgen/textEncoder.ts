@@ -1,6 +1,6 @@
 // A small causal transformer with CLIPTextModel's ONNX interface:
 // input_ids [batch, sequence] → last_hidden_state, pooler_output, hidden_states.0..N.
-import { GraphBuilder, type BuiltModel } from './graphBuilder';
+import { GraphBuilder, type BuiltModel } from '../../src/inference/onnx/graphBuilder';
 import { Layers } from './layers';
 import type { Prng } from './prng';
 import type { ModelVariant, NetworkSizes } from './spec';

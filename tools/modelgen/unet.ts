@@ -1,6 +1,6 @@
 // A two-level conditional U-Net with the SD1.x ONNX interface:
 // sample [B, 4|9, h, w], timestep, encoder_hidden_states [B, S, D] → out_sample [B, 4, h, w].
-import { GraphBuilder, type BuiltModel, type Dim } from './graphBuilder';
+import { GraphBuilder, type BuiltModel, type Dim } from '../../src/inference/onnx/graphBuilder';
 import { Layers } from './layers';
 import type { Prng } from './prng';
 import type { ModelVariant, NetworkSizes } from './spec';

@@ -1,7 +1,7 @@
 // Small VAE decoder/encoder pair with the SD ONNX interfaces:
 // decoder latent_sample [B, 4, h, w] → sample [B, 3, 8h, 8w] in [-1, 1];
 // encoder sample [B, 3, H, W] → latent_sample [B, 4, H/8, W/8] or latent_parameters [B, 8, H/8, W/8].
-import { GraphBuilder, type BuiltModel } from './graphBuilder';
+import { GraphBuilder, type BuiltModel } from '../../src/inference/onnx/graphBuilder';
 import { Layers } from './layers';
 import type { Prng } from './prng';
 import type { ModelVariant, NetworkSizes } from './spec';

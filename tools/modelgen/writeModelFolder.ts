@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { modelIndexJson, schedulerConfigJson, SPECIAL_TOKENS_MAP, textEncoderConfigJson, TOKENIZER_CONFIG, unetConfigJson, vaeConfigJson } from './configs';
-import type { BuiltModel } from './graphBuilder';
+import type { BuiltModel } from '../../src/inference/onnx/graphBuilder';
 import { Prng } from './prng';
 import { parseVariant, SIZES, type ModelSize } from './spec';
 import { buildTextEncoder } from './textEncoder';

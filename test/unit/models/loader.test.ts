@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeModelFolder, loadModelFolder, ModelFolderError, listCheckpoints, listLoras, listVaes, resolveCheckpoint, resolveVae, scanModelsRoots } from '../../../src/inference/models';
 import { SessionCache } from '../../../src/inference/ort/sessionCache';
-import { GraphBuilder } from '../../../tools/modelgen/graphBuilder';
+import { GraphBuilder } from '../../../src/inference/onnx/graphBuilder';
 import { ensureDefaultModels, DEFAULT_CHECKPOINT_NAME } from '../../../tools/modelgen/writeModelFolder';
 import { scratchDir, tinyModel } from './fixtures';
 
