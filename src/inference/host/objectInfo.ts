@@ -21,6 +21,8 @@ export const listModelFiles: ModelLister = async (folder, roots) => {
 
 async function comboValues(hint: string, config: RuntimeConfig, listModels: ModelLister): Promise<string[]> {
   if (hint.startsWith('input (image')) return listFiles(config.inputDir, IMAGE_EXTENSIONS);
+  // LoadLatent lists only `.latent` files, as ComfyUI does.
+  if (hint.startsWith('input (.latent')) return listFiles(config.inputDir, new Set(['.latent']));
   if (hint.startsWith('input')) return listFiles(config.inputDir);
   // Hints read like "vae (+ 'taesd', …)": the folder is the first word.
   const folder = folderOfHint(hint);

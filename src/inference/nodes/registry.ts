@@ -3,6 +3,7 @@
 import type { NodeDefinition, NodeRegistry } from '../../workflow/nodeDefinition';
 import { imageNodes } from './image';
 import { latentNodes } from './latent';
+import { latentFileNodes } from './latentFiles';
 import { conditioningNodes } from './conditioning';
 import { loaderNodes } from './loaders';
 import type { ModelServices } from './modelServices';
@@ -23,7 +24,7 @@ export function registryOf(...families: NodeDefinition[][]): NodeRegistry {
 
 /** Without `services` only the model-free families are registered (tests of the host use that). */
 export function createNodeRegistry(getConfig: GetConfig, services?: ModelServices): NodeRegistry {
-  const families = [imageNodes(getConfig), latentNodes()];
+  const families = [imageNodes(getConfig), latentNodes(), latentFileNodes(getConfig)];
   if (services) families.push(loaderNodes(services), conditioningNodes(services), samplingNodes(services), vaeNodes(services));
   return registryOf(...families);
 }

@@ -9,7 +9,7 @@ const REQUIRED = [
   'ExponentialScheduler', 'SDTurboScheduler', 'SplitSigmas', 'ModelSamplingDiscrete', 'SetLatentNoiseMask',
   'VAEEncodeForInpaint', 'InpaintModelConditioning', 'ImagePadForOutpaint', 'VAEDecode', 'VAEDecodeTiled', 'VAEEncode',
   'SaveImage', 'PreviewImage', 'LoadImage', 'LoadImageMask', 'ImageScale', 'ImageScaleBy', 'ImageInvert', 'LatentUpscale',
-  'LatentUpscaleBy', 'RepeatLatentBatch', 'LatentFromBatch', 'LoraLoader',
+  'LatentUpscaleBy', 'RepeatLatentBatch', 'LatentFromBatch', 'LoraLoader', 'SaveLatent', 'LoadLatent',
 ];
 
 describe('workflow/catalog', () => {
