@@ -2,7 +2,7 @@
 // The header is parsed and validated completely before any tensor byte is read; tensors are then
 // read on demand by offset through one file descriptor, so a 2 GB checkpoint is never one buffer
 // and a header that lies cannot make us allocate more than the file holds.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { bytesToFloat32, DTYPE_SIZE, isSafetensorsDtype, type SafetensorsDtype } from './dtypes';
 
@@ -214,6 +214,44 @@ export class SafetensorsFile {
   async readFloat32(name: string): Promise<Float32Array> {
     const t = this.entry(name);
     return bytesToFloat32(t.dtype, await this.readRaw(name));
+  }
+
+  /**
+   * Elements [first, first + count) of a tensor in C order, converted to float32: one contiguous
+   * byte range (e.g. the q, k or v third of a fused in_proj), read without the rest.
+   */
+  async readFloat32Range(name: string, first: number, count: number): Promise<Float32Array> {
+    const t = this.entry(name);
+    const size = DTYPE_SIZE[t.dtype];
+    const total = (t.end - t.start) / size;
+    if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 0 || first + count > total) {
+      throw new SafetensorsError(this.file, `elements ${first}..${first + count} are outside '${name}' (${total} elements)`);
+    }
+    if (!this.handle) throw new SafetensorsError(this.file, `read of '${name}' after close()`);
+    const out = new Uint8Array(count * size);
+    await readFully(this.handle, out, t.start + first * size, (defect) => {
+      throw new SafetensorsError(this.file, `${defect} while reading '${name}'`);
+    });
+    return bytesToFloat32(t.dtype, out);
+  }
+
+  /**
+   * Synchronous read of a small tensor, for decisions taken while detecting a model (ComfyUI
+   * looks at one 1280-value bias to tell SD2 v-prediction from eps). Refuses anything over 16 MB.
+   */
+  readFloat32Sync(name: string): Float32Array {
+    const t = this.entry(name);
+    if (!this.handle) throw new SafetensorsError(this.file, `read of '${name}' after close()`);
+    const n = t.end - t.start;
+    if (n > 16 * 1024 * 1024) throw new SafetensorsError(this.file, `'${name}' is too large (${n} bytes) for a synchronous read`);
+    const out = new Uint8Array(n);
+    let done = 0;
+    while (done < n) {
+      const got = readSync(this.handle.fd, out, done, n - done, t.start + done);
+      if (got === 0) throw new SafetensorsError(this.file, `ends before the bytes of '${name}' (the file shrank or is truncated)`);
+      done += got;
+    }
+    return bytesToFloat32(t.dtype, out);
   }
 
   async close(): Promise<void> {
