@@ -9,9 +9,11 @@ import { schemaOf } from './schema';
 
 /**
  * The encoder output to read for CLIPSetLastLayer's layer index. −1 is `last_hidden_state`;
- * −k reads `hidden_states.(N+1−k)` (HF's hidden_states[−k]). ComfyUI also applies CLIP's final
- * LayerNorm to an intermediate layer for SD1.x; its weights are not an output of the ONNX export,
- * so Marble feeds the intermediate state as exported (documented in the README).
+ * −k reads layer N+1−k (HF's hidden_states[−k]). ComfyUI applies CLIP's final LayerNorm to that
+ * intermediate layer (layer_norm_hidden_state=True): text encoders Marble builds from checkpoints
+ * export it as `hidden_states_normed.<i>` and are read there. ONNX exports (optimum) carry only the
+ * raw `hidden_states.<i>`, without the norm's weights, so those feed the state as exported
+ * (documented in the README).
  */
 export function hiddenOutputName(clip: ClipModel, outputNames: readonly string[]): string {
   if (clip.layerIdx === -1) return 'last_hidden_state';
@@ -23,9 +25,11 @@ export function hiddenOutputName(clip: ClipModel, outputNames: readonly string[]
     );
   }
   const n = Math.max(...layers);
+  // sd1_clip.set_clip_options: an index beyond the layer count falls back to the last layer.
+  if (-clip.layerIdx > n) return 'last_hidden_state';
   const index = n + 1 + clip.layerIdx;
-  if (index < 0) throw new Error(`CLIP Set Last Layer ${clip.layerIdx}: the text encoder of '${clip.name}' has only ${n} layers`);
-  return `hidden_states.${index}`;
+  const normed = `hidden_states_normed.${index}`;
+  return outputNames.includes(normed) ? normed : `hidden_states.${index}`;
 }
 
 export async function encodeText(clip: ClipModel, text: string): Promise<Conditioning> {
