@@ -39,17 +39,34 @@ function isModelFolder(entries: DirEntry[], listChild: (name: string) => DirEntr
   return entries.some((e) => e.isDirectory && hasOnnxFile(listChild(e.name)));
 }
 
-/** Names under `folder` (e.g. "checkpoints"), '/'-separated, sorted like ComfyUI's lists. */
-export function scanModelFolder(list: ListDir, folder: string): string[] {
-  const names: string[] = [];
+/**
+ * ComfyUI's folder_paths: `clip` and `unet` are legacy names of `text_encoders` and
+ * `diffusion_models`, and each of these lists both sub-folders of a models root.
+ */
+const FOLDER_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  text_encoders: ['text_encoders', 'clip'],
+  clip: ['text_encoders', 'clip'],
+  diffusion_models: ['unet', 'diffusion_models'],
+  unet: ['unet', 'diffusion_models'],
+};
+
+/** The sub-folders of a models root that `folder` lists, in ComfyUI's order. */
+export function modelSubfolders(folder: string): readonly string[] {
+  return Object.hasOwn(FOLDER_ALIASES, folder) ? FOLDER_ALIASES[folder] : [folder];
+}
+
+const joinRel = (a: string, b: string) => (a && b ? `${a}/${b}` : a || b);
+
+/** Model names inside `base` ('' = the listed directory itself), '/'-separated. */
+function scanTree(list: ListDir, base: string, names: string[]): void {
   const walk = (rel: string, depth: number) => {
     if (depth > MAX_DEPTH) return;
-    for (const entry of list(rel ? `${folder}/${rel}` : folder)) {
+    for (const entry of list(joinRel(base, rel))) {
       if (entry.name.startsWith('.')) continue;
-      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      const path = joinRel(rel, entry.name);
       if (entry.isDirectory) {
-        const inner = list(`${folder}/${path}`);
-        if (isModelFolder(inner, (child) => list(`${folder}/${path}/${child}`))) names.push(path);
+        const inner = list(joinRel(base, path));
+        if (isModelFolder(inner, (child) => list(joinRel(base, `${path}/${child}`)))) names.push(path);
         else walk(path, depth + 1);
       } else if (hasModelExtension(entry.name)) {
         names.push(path);
@@ -57,7 +74,17 @@ export function scanModelFolder(list: ListDir, folder: string): string[] {
     }
   };
   walk('', 0);
-  return names.sort((a, b) => a.localeCompare(b));
+}
+
+/**
+ * Names under `folder` (e.g. "checkpoints"; `clip`/`text_encoders` and `unet`/`diffusion_models`
+ * list both sub-folders), '/'-separated, each once, sorted like ComfyUI's lists. `folder` ''
+ * lists the directory `list` reads.
+ */
+export function scanModelFolder(list: ListDir, folder: string): string[] {
+  const names: string[] = [];
+  for (const sub of folder === '' ? [''] : modelSubfolders(folder)) scanTree(list, sub, names);
+  return [...new Set(names)].sort((a, b) => a.localeCompare(b));
 }
 
 export function stripModelExtension(name: string): string {

@@ -3,3 +3,4 @@ export * from './modelFolder';
 export * from './ioContracts';
 export * from './loadModel';
 export * from './modelsRoot';
+export * from './extraModelPaths';

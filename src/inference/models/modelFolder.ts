@@ -10,7 +10,7 @@ export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
 
 export const COMPONENT_NAMES: readonly ComponentName[] = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
 
-export type ModelFolderErrorCode = 'missing-folder' | 'missing-component' | 'bad-config' | 'corrupt-model' | 'ep-unavailable' | 'io-mismatch' | 'not-found';
+export type ModelFolderErrorCode = 'missing-folder' | 'missing-component' | 'bad-config' | 'corrupt-model' | 'ep-unavailable' | 'io-mismatch' | 'not-found' | 'not-supported';
 
 export class ModelFolderError extends Error {
   constructor(

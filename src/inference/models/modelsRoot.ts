@@ -5,6 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelFolderError } from './modelFolder';
+import type { ExtraModelPaths } from './extraModelPaths';
+import { fsListDir } from './listDir';
+import { matchModelName, modelSubfolders, scanModelFolder } from '../../workflow/modelNames';
+import { isPickleFileName, PICKLE_MESSAGE } from '../safetensors/read';
 
 /** Extensions ComfyUI lists in model folders (folder_paths.py), plus .onnx. */
 export const MODEL_FILE_EXTENSIONS = ['.ckpt', '.pt', '.pt2', '.bin', '.pth', '.safetensors', '.pkl', '.sft', '.onnx'];
@@ -109,8 +113,9 @@ function notFound(kind: string, name: string, roots: readonly string[], availabl
 }
 
 /**
- * Resolves a ckpt_name to a model folder: exact folder name, or a file-style name whose base name
- * (extension stripped) matches a folder. A matching non-ONNX file gets a specific explanation.
+ * Resolves a ckpt_name to an ONNX model folder only: exact folder name, or a file-style name whose
+ * base name (extension stripped) matches a folder. The ONNX-only path of the loaders; names that
+ * may also be `.safetensors` files go through resolveModel below.
  */
 export function resolveCheckpoint(roots: readonly string[], name: string): string {
   if (!name || !name.trim()) throw new ModelFolderError('not-found', 'no checkpoint name given');
@@ -156,4 +161,142 @@ export function resolveVae(roots: readonly string[], name: string): ResolvedVae 
     }
   }
   throw notFound('vae', name, roots, listVaes(roots));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ComfyUI's models folders as a whole (folder_paths.py): `.safetensors` files and ONNX folders
+// side by side, the `clip`/`text_encoders` and `unet`/`diffusion_models` pairs, and the extra
+// search paths of extra_model_paths.yaml.
+
+/** folder_paths.map_legacy: the old names of two folders. */
+const LEGACY_FOLDERS: Readonly<Record<string, string>> = { clip: 'text_encoders', unet: 'diffusion_models' };
+
+/** The canonical ComfyUI folder name (`clip` → `text_encoders`, `unet` → `diffusion_models`). */
+export function canonicalFolder(folder: string): string {
+  return Object.hasOwn(LEGACY_FOLDERS, folder) ? LEGACY_FOLDERS[folder] : folder;
+}
+
+/** Where models are searched: models roots (ComfyUI layout) plus extra_model_paths.yaml entries. */
+export interface ModelSearch {
+  roots: readonly string[];
+  extra?: readonly ExtraModelPaths[];
+}
+
+const searchOf = (s: readonly string[] | ModelSearch): ModelSearch => (Array.isArray(s) ? { roots: s as readonly string[] } : (s as ModelSearch));
+
+/**
+ * The directories searched for `folder`, in ComfyUI's order: `is_default` extra paths first, then
+ * each root's sub-folders (`unet` before `diffusion_models`, `text_encoders` before `clip`), then
+ * the other extra paths.
+ */
+export function folderPaths(search: readonly string[] | ModelSearch, folder: string): string[] {
+  const { roots, extra = [] } = searchOf(search);
+  const name = canonicalFolder(folder);
+  const out: string[] = [];
+  const add = (p: string) => {
+    const abs = path.resolve(p);
+    if (!out.includes(abs)) out.push(abs);
+  };
+  for (const e of extra) for (const p of e.first[name] ?? []) add(p);
+  for (const r of roots) for (const sub of modelSubfolders(name)) add(path.join(r, sub));
+  for (const e of extra) for (const p of e.last[name] ?? []) add(p);
+  return out;
+}
+
+/** Names for a folder-backed combo (`ckpt_name`, `vae_name`, `clip_name`, `unet_name`…): files and ONNX folders, '/'-separated, sorted, each once. */
+export function listModelNames(search: readonly string[] | ModelSearch, folder: string): string[] {
+  const names = new Set<string>();
+  for (const dir of folderPaths(search, folder)) for (const n of scanModelFolder(fsListDir(dir), '')) names.add(n);
+  return [...names].sort((a, b) => a.localeCompare(b));
+}
+
+/** What a model name resolves to. */
+export type ResolvedModel =
+  /** an ONNX model folder (optimum/diffusers pipeline, VAE or component folder) */
+  | { kind: 'onnx'; dir: string }
+  /** a single-file checkpoint, VAE, U-Net or text encoder */
+  | { kind: 'safetensors'; file: string }
+  /** a bare `.onnx` file (VAELoader accepts these) */
+  | { kind: 'onnx-file'; file: string };
+
+const SAFETENSORS_EXTENSIONS = ['.safetensors', '.sft'];
+
+function hasOnnxInside(dir: string): boolean {
+  try {
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
+    if (entries.some((e) => e.isFile() && (e.name === 'model_index.json' || e.name.toLowerCase().endsWith('.onnx')))) return true;
+    return entries.some((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, 'model.onnx')));
+  } catch {
+    return false;
+  }
+}
+
+/** Which ONNX folders count as a model of `folder` (checkpoints need a U-Net or a pipeline index). */
+function onnxFolderFor(folder: string): (dir: string) => boolean {
+  if (folder === 'checkpoints') return isModelFolder;
+  if (folder === 'vae') return (d) => fs.existsSync(path.join(d, 'vae_decoder', 'model.onnx')) || fs.existsSync(path.join(d, 'model.onnx'));
+  return hasOnnxInside;
+}
+
+function kindLabel(folder: string): string {
+  return folder === 'checkpoints' ? 'checkpoint' : folder === 'text_encoders' ? 'text encoder' : folder === 'diffusion_models' ? 'diffusion model' : folder;
+}
+
+/** The name as '/'-separated segments, refusing anything that could leave the folder. */
+function safeSegments(name: string, label: string): string[] {
+  if (typeof name !== 'string' || name.trim() === '') throw new ModelFolderError('not-found', `no ${label} name given`);
+  if (name.includes('\0')) throw new ModelFolderError('not-found', `${label} name '${name}' contains a NUL character`);
+  const segments = normalise(name).split('/');
+  if (path.isAbsolute(name) || /^[A-Za-z]:/.test(name) || segments.some((s) => s === '..' || s === '.')) {
+    throw new ModelFolderError('not-found', `${label} name '${name}' would leave the models folder; give a name relative to it`);
+  }
+  return segments;
+}
+
+/** One candidate path: a model, a refused pickle, or nothing. */
+function resolveAt(dir: string, segments: string[], folder: string): ResolvedModel | undefined {
+  const full = path.join(dir, ...segments);
+  const rel = path.relative(dir, full);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(full);
+  } catch {
+    return undefined;
+  }
+  if (stat.isDirectory()) return onnxFolderFor(folder)(full) ? { kind: 'onnx', dir: full } : undefined;
+  if (!stat.isFile()) return undefined;
+  const ext = path.extname(full).toLowerCase();
+  if (SAFETENSORS_EXTENSIONS.includes(ext)) return { kind: 'safetensors', file: full };
+  if (ext === '.onnx') return { kind: 'onnx-file', file: full };
+  if (isPickleFileName(full) || ext === '.pt2') throw new ModelFolderError('not-supported', `${full}: ${PICKLE_MESSAGE}`);
+  return undefined;
+}
+
+/**
+ * Resolves a model name of `folder` (as a workflow gives it) to an ONNX folder or a
+ * `.safetensors` file: the exact path first in every search directory, then the installed name
+ * the validator matches it to (other separators, base name without extension: a ComfyUI
+ * workflow's `model.safetensors` finds a converted `model/` ONNX folder). Pickle files are refused
+ * with the `.safetensors` advice; names never leave their folder.
+ */
+export function resolveModel(search: readonly string[] | ModelSearch, folder: string, name: string): ResolvedModel {
+  const canonical = canonicalFolder(folder);
+  const label = kindLabel(canonical);
+  const segments = safeSegments(name, label);
+  const dirs = folderPaths(search, canonical);
+  for (const dir of dirs) {
+    const hit = resolveAt(dir, segments, canonical);
+    if (hit) return hit;
+  }
+  const available = listModelNames(search, canonical);
+  const match = matchModelName(name, available);
+  if (match !== undefined) {
+    for (const dir of dirs) {
+      const hit = resolveAt(dir, match.split('/'), canonical);
+      if (hit) return hit;
+    }
+  }
+  const list = available.length ? `available: ${available.slice(0, 40).join(', ')}${available.length > 40 ? `, … ${available.length - 40} more` : ''}` : 'none are installed';
+  throw new ModelFolderError('not-found', `${label} '${name}' not found in ${dirs.join(', ') || 'any models folder'}; ${list}`);
 }
