@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SafetensorsFile } from '../../../src/inference/safetensors/read';
 import { ensureSd15Reference, referenceFileBytes, testCacheDir, writeRuleCheckpoint } from '../../../tools/refgen/generate';
-import { SD15, SD15_SMALL } from '../../../tools/refgen/layout';
+import { SD15_SMALL } from '../../../tools/refgen/layout';
 import { makeWorkspace } from '../pipeline/harness';
 import { caseRunner, diffStats, ensureConvertedFolder, pixelStats, reference } from './parityHelpers';
 
@@ -26,7 +26,7 @@ describe('checkpoint builders: small SD1.5-layout checkpoint end to end', functi
     modelsRoot = path.join(ws.base, 'models');
     const ckpt = path.join(ws.base, 'small-sd15.safetensors');
     await writeRuleCheckpoint(ckpt, SD15_SMALL, 5);
-    folder = await ensureConvertedFolder(ckpt, modelsRoot, 'small-sd15', SD15_SMALL);
+    folder = await ensureConvertedFolder(ckpt, modelsRoot, 'small-sd15', 'detect');
   });
   after(() => ws?.remove());
 
@@ -144,7 +144,7 @@ describe('ComfyUI parity: full-size reference SD1.5 checkpoint', function () {
       this.skip();
     }
     const file = await ensureSd15Reference(cache, (m) => console.log(`    [refgen] ${m}`));
-    await ensureConvertedFolder(file, modelsRoot, 'marble-random-sd15-s1', SD15, (m) => console.log(`    [convert] ${m}`));
+    await ensureConvertedFolder(file, modelsRoot, 'marble-random-sd15-s1', 'detect', (m) => console.log(`    [convert] ${m}`));
     ws = makeWorkspace('marble-parity-');
     runner = caseRunner(ws.base, modelsRoot);
   });
