@@ -151,6 +151,25 @@ describe('models folders (ComfyUI layout)', () => {
       assert.throws(() => loadExtraModelPaths(path.join(tmp, 'missing.yaml')), /missing\.yaml: cannot be read \(ENOENT\)/);
     });
 
+    it('is found beside a models root (ComfyUI/extra_model_paths.yaml) and re-read when it changes', async () => {
+      const base = path.join(tmp, 'discover');
+      const models = path.join(base, 'models');
+      touch(path.join(models, 'checkpoints', 'local.safetensors'));
+      touch(path.join(tmp, 'elsewhere', 'ckpts', 'far.safetensors'));
+      const yamlFile = path.join(base, 'extra_model_paths.yaml');
+      assert.deepEqual(listModelNames([models], 'checkpoints'), ['local.safetensors']);
+      fs.writeFileSync(yamlFile, `other:\n  base_path: ${path.join(tmp, 'elsewhere')}\n  checkpoints: ckpts\n`);
+      assert.deepEqual(listModelNames([models], 'checkpoints'), ['far.safetensors', 'local.safetensors']);
+      assert.deepEqual(await listModelFiles('checkpoints', [models]), ['far.safetensors', 'local.safetensors']);
+      assert.deepEqual(resolveModel([models], 'checkpoints', 'far.safetensors'), { kind: 'safetensors', file: path.join(tmp, 'elsewhere', 'ckpts', 'far.safetensors') });
+      // A broken file: resolution says where and why; listings go on with the roots alone.
+      fs.writeFileSync(yamlFile, 'other:\n\tcheckpoints: ckpts\n');
+      assert.deepEqual(listModelNames([models], 'checkpoints'), ['local.safetensors']);
+      assert.throws(() => resolveModel([models], 'checkpoints', 'far.safetensors'), (e: unknown) => e instanceof ModelFolderError && e.code === 'bad-config' && e.message.startsWith(`${yamlFile}: line 2: tabs`));
+      fs.rmSync(yamlFile);
+      assert.deepEqual(listModelNames([models], 'checkpoints'), ['local.safetensors']);
+    });
+
     it('parses block scalars, quotes and comments like YAML', () => {
       assert.deepEqual(parseYamlSubset('a:\n  b: |\n    one\n    two\n  c: "q # not a comment" # comment\n  d: \'it\'\'s\'\n  e: >-\n    x\n    y\n', 'f'), {
         a: { b: 'one\ntwo\n', c: 'q # not a comment', d: "it's", e: 'x y' },
