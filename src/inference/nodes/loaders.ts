@@ -4,11 +4,10 @@
 // folder of the same base name, as before. Load Checkpoint, Load VAE, Load CLIP and Load
 // Diffusion Model all end in the same ONNX sessions, so every other node is unchanged.
 import * as path from 'node:path';
-import { ComponentSession, loadModelFolder, ModelFolderError, resolveCheckpoint, resolveVae, type LoadedModel } from '../models';
+import { ComponentSession, loadModelFolder, ModelFolderError, resolveModel, resolveVae, type LoadedModel } from '../models';
 import { createModelSampling, SD15_LATENT_RGB, SDXL_LATENT_RGB, type DiscreteScheduleConfig } from '../sampling';
 import type { NodeContext, NodeDefinition } from '../../workflow/nodeDefinition';
 import { convertedFolder } from './convertedModels';
-import { resolveModelSource, notInstalled } from './modelSources';
 import type { ModelServices } from './modelServices';
 import type { ClipModel, SdModel, VaeModel } from './modelTypes';
 import { schemaOf } from './schema';
@@ -66,6 +65,16 @@ async function fromFile(services: ModelServices, file: string, role: 'checkpoint
 
 const hasFile = (dir: string, ...rel: string[]) => fs.existsSync(path.join(dir, ...rel));
 
+/** resolveModel with the input named in its errors (not found, pickle refused, name leaving its folder). */
+function resolveInput(roots: readonly string[], folder: string, input: string, name: string) {
+  try {
+    return resolveModel(roots, folder, name);
+  } catch (e) {
+    if (e instanceof ModelFolderError) throw new ModelFolderError(e.code, `input '${input}': ${e.message}`);
+    throw e;
+  }
+}
+
 export function loaderNodes(services: ModelServices): NodeDefinition[] {
   const roots = () => services.getConfig().modelsRoots;
   return [
@@ -73,17 +82,19 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
       schema: schemaOf('CheckpointLoaderSimple'),
       async run(inputs, ctx) {
         const name = String(inputs.ckpt_name);
-        const src = resolveModelSource(roots(), 'checkpoints', name, () => false);
+        const src = resolveInput(roots(), 'checkpoints', 'ckpt_name', name);
         let dir: string;
         let display: string | undefined;
         let summary: Record<string, unknown> | undefined;
-        if (src?.kind === 'file') {
+        if (src.kind === 'safetensors') {
           const conv = await fromFile(services, src.file, 'checkpoint', ctx, 'ckpt_name');
           dir = conv.dir;
           summary = conv.summary;
           display = stem(name);
+        } else if (src.kind === 'onnx') {
+          dir = src.dir;
         } else {
-          dir = resolveCheckpoint(roots(), name);
+          throw new ModelFolderError('missing-component', `input 'ckpt_name': ${src.file} is a single .onnx file; a checkpoint is a .safetensors file or an ONNX pipeline folder (unet/model.onnx, text_encoder/, vae_decoder/)`);
         }
         // Only the U-Net is opened now: a missing or corrupt U-Net fails here, naming the file;
         // the encoders open on first use so an unused VAE encoder never costs memory.
@@ -101,8 +112,8 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
       schema: schemaOf('VAELoader'),
       async run(inputs, ctx) {
         const name = String(inputs.vae_name);
-        const src = resolveModelSource(roots(), 'vae', name, () => false);
-        if (src?.kind === 'file') {
+        const src = resolveInput(roots(), 'vae', 'vae_name', name);
+        if (src.kind === 'safetensors') {
           const { dir } = await fromFile(services, src.file, 'vae', ctx, 'vae_name');
           const dec = path.join(dir, 'vae_decoder', 'model.onnx');
           const enc = path.join(dir, 'vae_encoder', 'model.onnx');
@@ -127,20 +138,19 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
         if (type !== 'stable_diffusion') {
           throw new Error(`input 'type': '${type}' text encoders are not supported yet; Marble loads 'stable_diffusion' (SD1.x CLIP-L and SD2.x OpenCLIP-H) text encoders`);
         }
-        const isClipFolder = (d: string) => hasFile(d, 'text_encoder', 'model.onnx') || hasFile(d, 'model.onnx');
-        const src = resolveModelSource(roots(), 'clip', name, isClipFolder);
-        if (!src) throw notInstalled('clip', 'clip_name', name, roots(), []);
+        const src = resolveInput(roots(), 'text_encoders', 'clip_name', name);
         let dir: string;
         let summary: Record<string, unknown> | undefined;
-        if (src.kind === 'file') {
+        if (src.kind === 'safetensors') {
           const conv = await fromFile(services, src.file, 'clip', ctx, 'clip_name');
           dir = conv.dir;
           summary = conv.summary;
         } else {
-          dir = src.dir;
+          dir = src.kind === 'onnx' ? src.dir : path.dirname(src.file);
         }
         const sub = hasFile(dir, 'text_encoder', 'model.onnx') ? path.join(dir, 'text_encoder') : dir;
-        const model = path.join(sub, 'model.onnx');
+        const model = src.kind === 'onnx-file' ? src.file : path.join(sub, 'model.onnx');
+        if (!fs.existsSync(model)) throw new ModelFolderError('missing-component', `input 'clip_name': ${dir} has no text_encoder/model.onnx or model.onnx`);
         const tokDir = hasFile(dir, 'tokenizer', 'vocab.json') ? path.join(dir, 'tokenizer') : undefined;
         const encoder = new ComponentSession('text_encoder', model, `text encoder of ${name} (${model})`, services.cache);
         await encoder.open();
@@ -158,10 +168,11 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
           // fp8 storage has no ONNX Runtime CPU kernels; the converted precision is used instead.
           ctx.log(`weight_dtype '${dtype}' is not available in Marble; the U-Net runs with the converted precision (${services.conversionVariant().precision})`);
         }
-        const isUnetFolder = (d: string) => hasFile(d, 'unet', 'model.onnx');
-        const src = resolveModelSource(roots(), 'unet', name, isUnetFolder);
-        if (!src) throw notInstalled('unet', 'unet_name', name, roots(), []);
-        const dir = src.kind === 'file' ? (await fromFile(services, src.file, 'unet', ctx, 'unet_name')).dir : src.dir;
+        const src = resolveInput(roots(), 'diffusion_models', 'unet_name', name);
+        if (src.kind === 'onnx-file') {
+          throw new ModelFolderError('missing-component', `input 'unet_name': ${src.file} is a bare .onnx file; Load Diffusion Model takes a .safetensors U-Net or a folder with unet/model.onnx (and unet/config.json, scheduler/)`);
+        }
+        const dir = src.kind === 'safetensors' ? (await fromFile(services, src.file, 'unet', ctx, 'unet_name')).dir : src.dir;
         const loaded = await loadModelFolder(dir, services.cache, { open: ['unet'] }).catch((e: unknown) => {
           throw e instanceof ModelFolderError ? new ModelFolderError(e.code, `input 'unet_name': ${e.message}`) : e;
         });
