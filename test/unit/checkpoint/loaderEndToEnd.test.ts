@@ -3,7 +3,7 @@
 // progress on the loader node and saves a PNG, the second run converts nothing, and each kind
 // of bad file fails in the loader with one line naming the file, leaving no cache entry.
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../../../src/cli/commands/run';
 import type { CliIO } from '../../../src/cli/io';
