@@ -205,6 +205,18 @@ describe('safetensors reader and writer', () => {
     }
   });
 
+  it('reads a real safetensors file whose header length starts with pickle-like bytes (80 02 … 80 05)', async () => {
+    for (const len of [0x280, 0x580]) {
+      const json = JSON.stringify({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } });
+      const file = await rawFile(dir, `len${len}.safetensors`, null, bytesOf(new Float32Array([2.5])), json.padEnd(len, ' '));
+      const head = (await fsp.readFile(file)).subarray(0, 2);
+      assert.equal(head[0], 0x80);
+      const f = await SafetensorsFile.open(file);
+      assert.deepEqual([...(await f.readFloat32('w'))], [2.5]);
+      await f.close();
+    }
+  });
+
   it('reads a tensor at the end of a 3 GB (sparse) file by offset, never the whole file', async function () {
     // Node cannot read a file over 2 GB into one buffer; a reader that did would throw here.
     const gap = 3 * 1024 ** 3;
