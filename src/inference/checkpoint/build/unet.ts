@@ -49,7 +49,9 @@ interface Heads {
 
 export async function writeUnetOnnx(outFile: string, cfg: UnetConfig, w: WeightSource, opts: BuildOptions): Promise<void> {
   if (cfg.admInChannels) throw new Error('U-Net: class/ADM-conditioned U-Nets (SDXL, unCLIP) are not supported yet');
-  const kernel = opts.attention ?? 'matmul';
+  // ORT's fused MultiHeadAttention measured ~2× faster per step than MatMul/Softmax on the CPU EP
+  // (BENCHMARKS.md, issue 8); 'matmul' stays available for EPs without the contrib op.
+  const kernel = opts.attention ?? 'ort-mha';
   await writeStreamedModel(
     outFile,
     'unet',
