@@ -1,6 +1,7 @@
 // `marble cache info|clear [--cache DIR]`: the conversion cache's entries and size, or deletes
 // them (conversions running in another process are left alone). The default folder is the one
 // `marble run` uses: $MARBLE_CACHE, else the platform's user cache folder (~/.cache/marble/onnx).
+import { formatBytes } from '../../inference/checkpoint/cache/formatBytes';
 import { ConversionCache, defaultCacheRoot } from '../../inference/checkpoint/conversionCache';
 import { parseArgs } from '../args';
 import { CliError, processIO, type CliIO } from '../io';
@@ -10,13 +11,6 @@ const USAGE = `usage: marble cache info|clear [--cache DIR] [--json]
   info    list converted models in the conversion cache with their sizes
   clear   delete them (and leftovers of interrupted conversions), printing the space freed
   --cache DIR   the cache folder (default $MARBLE_CACHE or ${defaultCacheRoot()})`;
-
-export function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${n} bytes`;
-}
 
 export async function run(argv: string[], io: CliIO = processIO): Promise<number> {
   const args = parseArgs(argv, { values: ['cache'], switches: ['help', 'json'], usage: USAGE });
