@@ -240,6 +240,19 @@ function hasOnnxInside(dir: string): boolean {
   }
 }
 
+/** True when `dir` or one of its sub-folders holds an .onnx file. */
+function containsOnnx(dir: string): boolean {
+  try {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (e.isFile() && e.name.toLowerCase().endsWith('.onnx')) return true;
+      if (e.isDirectory() && fs.readdirSync(path.join(dir, e.name)).some((n) => n.toLowerCase().endsWith('.onnx'))) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
+}
+
 /** Which ONNX folders count as a model of `folder` (checkpoints need a U-Net or a pipeline index). */
 function onnxFolderFor(folder: string): (dir: string) => boolean {
   if (folder === 'checkpoints') return isModelFolder;
@@ -273,7 +286,13 @@ function resolveAt(dir: string, segments: string[], folder: string): ResolvedMod
   } catch {
     return undefined;
   }
-  if (stat.isDirectory()) return onnxFolderFor(folder)(full) ? { kind: 'onnx', dir: full } : undefined;
+  if (stat.isDirectory()) {
+    if (!onnxFolderFor(folder)(full)) return undefined;
+    if (!containsOnnx(full)) {
+      throw new ModelFolderError('not-supported', `${full} is a diffusers folder of PyTorch weights (model_index.json, no .onnx files); Marble reads single-file .safetensors checkpoints and ONNX exports`);
+    }
+    return { kind: 'onnx', dir: full };
+  }
   if (!stat.isFile()) return undefined;
   const ext = path.extname(full).toLowerCase();
   if (SAFETENSORS_EXTENSIONS.includes(ext)) return { kind: 'safetensors', file: full };

@@ -83,6 +83,10 @@ describe('models folders (ComfyUI layout)', () => {
     }
     assert.throws(() => resolveModel([root], 'checkpoints', 'missing.safetensors'), (e: unknown) => e instanceof ModelFolderError && e.code === 'not-found' && /checkpoint 'missing\.safetensors' not found in .*checkpoints; available: a\.safetensors, old\.ckpt, sd15-onnx, sub\/b\.safetensors$/.test(e.message));
     assert.throws(() => resolveModel([root], 'checkpoints', 'notes.txt'), /not found/);
+    touch(path.join(root, 'checkpoints', 'diffusers-pt', 'model_index.json'), '{}');
+    touch(path.join(root, 'checkpoints', 'diffusers-pt', 'unet', 'diffusion_pytorch_model.safetensors'));
+    assert.throws(() => resolveModel([root], 'checkpoints', 'diffusers-pt'), (e: unknown) => e instanceof ModelFolderError && e.code === 'not-supported' && /diffusers-pt is a diffusers folder of PyTorch weights \(model_index\.json, no \.onnx files\)/.test(e.message));
+    fs.rmSync(path.join(root, 'checkpoints', 'diffusers-pt'), { recursive: true });
     assert.throws(() => resolveModel([root], 'checkpoints', ''), /no checkpoint name given/);
   });
 
