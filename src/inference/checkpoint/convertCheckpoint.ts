@@ -115,6 +115,8 @@ export async function prepareConversion(file: string, opts: ConvertOptions): Pro
         signal?.throwIfAborted();
         await fsp.mkdir(path.join(outDir, step.component), { recursive: true });
         await step.write(path.join(outDir, step.component, 'model.onnx'), (done, all) => {
+          // Interrupt stops a long U-Net conversion between tensors; the cache drops the temp folder.
+          signal?.throwIfAborted();
           const frac = all > 0 ? Math.min(1, Math.max(0, done / all)) : 0;
           onProgress((before + frac * step.size) / total);
         });
