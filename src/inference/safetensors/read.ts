@@ -216,7 +216,10 @@ export class SafetensorsFile {
   /** The tensor converted to float32 (exact for F16, BF16 and F32; rounded for F64 and big ints). */
   async readFloat32(name: string): Promise<Float32Array> {
     const t = this.entry(name);
-    return bytesToFloat32(t.dtype, await this.readRaw(name));
+    const raw = await this.readRaw(name);
+    // F32 needs no conversion: view the freshly read buffer instead of copying it.
+    if (t.dtype === 'F32') return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    return bytesToFloat32(t.dtype, raw);
   }
 
   /**
