@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   validate: { load: () => import('./commands/validate'), summary: 'check a workflow (UI/API JSON or PNG) as ComfyUI would' },
   convert: { load: () => import('./commands/convert'), summary: 'convert between UI workflow and API prompt (--to api|ui)' },
   tokenize: { load: () => import('./commands/tokenize'), summary: 'show how a prompt is tokenized and weighted' },
+  download: { load: () => import('./commands/download'), summary: 'download a model (catalogue name or URL) into the models folder' },
 };
 
 function usage(): string {
