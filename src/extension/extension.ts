@@ -8,6 +8,7 @@ import { BackendStatusBar } from './backendStatusBar';
 import { registerFailableCommand } from './failableCommand';
 import { generateImageCommand, type GenerateCommandOptions } from './generateImageCommand';
 import { GeneratePanelProvider } from './generatePanelProvider';
+import { downloadModelCommand, type DownloadModelArgs } from './downloadModelCommand';
 import { BackendImageGenerator, GenerationService, type ImageGenerator } from './generation';
 import { MissingModelOffer, type OfferPrompt } from './missingModelOffer';
 import { MarbleSettings } from './settings';
@@ -102,6 +103,17 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
     return dir;
   });
   cmd('marble.showModelsHelp', () => modelOffer.openModelsReadme());
+  cmd('marble.downloadModel', (arg?: unknown) => downloadModelCommand({
+    modelsRoot: () => settings.modelsFolders()[0] ?? settings.globalStorageModels(),
+    log,
+    // A new file must show up in every model list at once: the backend's object_info, open graph
+    // editors' combos and the Generate view.
+    onDownloaded: async () => {
+      backend.forgetObjectInfo();
+      panel.refresh();
+      await editors.refreshModelLists().catch((e) => log.warn(`Refreshing model lists: ${e instanceof Error ? e.message : e}`));
+    },
+  }, arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as DownloadModelArgs) : undefined));
   cmd('marble.showLogs', () => log.show());
   cmd('marble.openPngAsWorkflow', (arg?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined));
 
