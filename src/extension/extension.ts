@@ -7,6 +7,7 @@ import { nodeBackendFactory } from './backendClientFactory';
 import { BackendStatusBar } from './backendStatusBar';
 import { registerFailableCommand } from './failableCommand';
 import { generateImageCommand, type GenerateCommandOptions } from './generateImageCommand';
+import { GenerateImageTool, registerGenerateImageTool } from './generateImageTool';
 import { GeneratePanelProvider } from './generatePanelProvider';
 import { downloadModelCommand, type DownloadModelArgs } from './downloadModelCommand';
 import { BackendImageGenerator, GenerationService, type ImageGenerator } from './generation';
@@ -46,6 +47,13 @@ export interface MarbleApi {
     setModelsRoots(roots: string[] | undefined): Promise<void>;
     /** `<globalStorage>/models`, where the demo model is created. */
     globalStorageModels(): string;
+    /**
+     * The image tool's confirmation (title, message as Markdown). VS Code auto-accepts
+     * confirmations while extension tests run, so a test reads it here.
+     */
+    imageToolConfirmation(input: unknown): { title: string; message: string; invocationMessage: string };
+    /** The settings as Marble applies them (Restricted Mode rules included). */
+    effectiveSettings(): { modelsFolders: string[]; outputFolder?: string; inputFolder?: string; defaultWorkflow?: string };
   };
 }
 
@@ -73,6 +81,10 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   const generation = new GenerationService(realGenerator, log);
   const panel = new GeneratePanelProvider(context, backend, generation, settings, log, imageRoots);
   context.subscriptions.push(generation, panel, GeneratePanelProvider.register(panel));
+
+  // Agent-mode chat can generate images too, through the same service as the commands.
+  const imageTool = new GenerateImageTool(generation, settings, log);
+  context.subscriptions.push(registerGenerateImageTool(imageTool, log));
 
   const generate = (opts: GenerateCommandOptions) => generateImageCommand(generation, settings, context.workspaceState, opts);
   const asOptions = (arg: unknown): GenerateCommandOptions =>
@@ -147,6 +159,21 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
         backend.forgetObjectInfo();
       },
       globalStorageModels: () => settings.globalStorageModels(),
+      imageToolConfirmation: (input) => {
+        const p = imageTool.prepareInvocation({ input: input as never });
+        const message = p.confirmationMessages?.message;
+        return {
+          title: p.confirmationMessages?.title ?? '',
+          message: typeof message === 'string' ? message : message?.value ?? '',
+          invocationMessage: typeof p.invocationMessage === 'string' ? p.invocationMessage : p.invocationMessage?.value ?? '',
+        };
+      },
+      effectiveSettings: () => ({
+        modelsFolders: settings.modelsFolders(),
+        outputFolder: settings.outputFolderFor()?.fsPath,
+        inputFolder: settings.inputFolderFor()?.fsPath,
+        defaultWorkflow: settings.defaultWorkflow()?.fsPath,
+      }),
     },
   };
 }

@@ -13,6 +13,8 @@ export function loadTestFiles(): void {
   require('./seams.test');
   require('./inputs.test');
   require('./demoModel.test');
+  require('./download.test');
+  require('./lmTool.test');
   // Keep last: it leaves editors open for the runner's screenshots.
   require('./showcase.test');
 }
