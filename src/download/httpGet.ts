@@ -4,7 +4,7 @@
 // fetch has no proxy support without the undici package).
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import * as tls from 'node:tls';
 
 export interface ProxySettings {
@@ -89,11 +89,13 @@ function requestOnce(url: URL, opts: GetOptions): Promise<http.IncomingMessage> 
         headers: { ...headers, host: url.host, ...proxyAuth(proxyUrl) }, signal: opts.signal,
       });
     } else if (proxyUrl) {
+      // No agent: with one (even `agent: false`, which makes a new one) createConnection is ignored.
       req = https.request(url, {
         method: 'GET', headers, signal: opts.signal, rejectUnauthorized,
         createConnection: ((_o: unknown, cb: (err: Error | null, s?: Socket) => void) => {
           connectTunnel(proxyUrl, url.hostname, defaultPort(url), opts.signal).then(
-            (socket) => cb(null, tls.connect({ socket, servername: url.hostname, rejectUnauthorized })),
+            // SNI takes host names only, never IP addresses (RFC 6066).
+            (socket) => cb(null, tls.connect({ socket, servername: isIP(url.hostname) ? undefined : url.hostname, rejectUnauthorized })),
             (e: Error) => cb(e),
           );
           return undefined;

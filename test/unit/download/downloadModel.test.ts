@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -230,6 +232,43 @@ describe('downloadModel (local HTTP server)', function () {
     } finally {
       proxy.closeAllConnections();
       await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+
+  it('reaches an https server through a CONNECT tunnel; certificates are verified unless strictSSL is off', async () => {
+    const tlsDir = path.join(__dirname, '../../fixtures/tls');
+    const secure = https.createServer({ cert: readFileSync(path.join(tlsDir, 'localhost-cert.pem')), key: readFileSync(path.join(tlsDir, 'localhost-key.pem')) }, serveBytes(BODY));
+    const tunnels: string[] = [];
+    // Tunnelled sockets leave the HTTP server's books: closing it would wait for them forever.
+    const open = new Set<net.Socket>();
+    const proxy = http.createServer((_req, res) => { res.statusCode = 405; res.end(); });
+    proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      open.add(client);
+      const up = net.connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(client);
+        client.pipe(up);
+      });
+      open.add(up);
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const target = `127.0.0.1:${(secure.address() as AddressInfo).port}`;
+      const url = `https://${target}/m.safetensors`;
+      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      await rejectsWith(downloadModel({ url, folder, statfs: plentyOfSpace, proxy: { url: proxyUrl } }), 'network', /self[- ]signed certificate/);
+      const r = await downloadModel({ url, folder, statfs: plentyOfSpace, sha256: sha256(BODY), proxy: { url: proxyUrl, strictSSL: false } });
+      assert.ok(readFileSync(r.path).equals(BODY));
+      assert.deepEqual(tunnels, [target, target]);
+    } finally {
+      for (const sock of open) sock.destroy();
+      for (const s of [secure, proxy]) { s.closeAllConnections(); await new Promise<void>((r) => s.close(() => r())); }
     }
   });
 });
