@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   tokenize: { load: () => import('./commands/tokenize'), summary: 'show how a prompt is tokenized and weighted' },
   'convert-checkpoint': { load: () => import('./commands/convertCheckpoint'), summary: 'build an ONNX folder (optimum layout) from a .safetensors checkpoint' },
   cache: { load: () => import('./commands/cache'), summary: 'show or clear the conversion cache (info|clear [--cache DIR])' },
+  download: { load: () => import('./commands/download'), summary: 'download a model (catalogue name or URL) into the models folder' },
 };
 
 function usage(): string {

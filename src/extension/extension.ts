@@ -10,7 +10,9 @@ import { formatBytes } from '../inference/checkpoint/cache/formatBytes';
 import { ConversionCache } from '../inference/checkpoint/conversionCache';
 import { registerFailableCommand } from './failableCommand';
 import { generateImageCommand, type GenerateCommandOptions } from './generateImageCommand';
+import { GenerateImageTool, registerGenerateImageTool } from './generateImageTool';
 import { GeneratePanelProvider } from './generatePanelProvider';
+import { downloadModelCommand, type DownloadModelArgs } from './downloadModelCommand';
 import { BackendImageGenerator, GenerationService, type ImageGenerator } from './generation';
 import { MissingModelOffer, type OfferPrompt } from './missingModelOffer';
 import { MarbleSettings } from './settings';
@@ -48,6 +50,13 @@ export interface MarbleApi {
     setModelsRoots(roots: string[] | undefined): Promise<void>;
     /** `<globalStorage>/models`, where the demo model is created. */
     globalStorageModels(): string;
+    /**
+     * The image tool's confirmation (title, message as Markdown). VS Code auto-accepts
+     * confirmations while extension tests run, so a test reads it here.
+     */
+    imageToolConfirmation(input: unknown): { title: string; message: string; invocationMessage: string };
+    /** The settings as Marble applies them (Restricted Mode rules included). */
+    effectiveSettings(): { modelsFolders: string[]; outputFolder?: string; inputFolder?: string; defaultWorkflow?: string };
   };
 }
 
@@ -80,6 +89,10 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   const generation = new GenerationService(realGenerator, log);
   const panel = new GeneratePanelProvider(context, backend, generation, settings, log, imageRoots);
   context.subscriptions.push(generation, panel, GeneratePanelProvider.register(panel));
+
+  // Agent-mode chat can generate images too, through the same service as the commands.
+  const imageTool = new GenerateImageTool(generation, settings, log);
+  context.subscriptions.push(registerGenerateImageTool(imageTool, log));
 
   const generate = (opts: GenerateCommandOptions) => generateImageCommand(generation, settings, context.workspaceState, opts);
   const asOptions = (arg: unknown): GenerateCommandOptions =>
@@ -120,6 +133,17 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
     return dir;
   });
   cmd('marble.showModelsHelp', () => modelOffer.openModelsReadme());
+  cmd('marble.downloadModel', (arg?: unknown) => downloadModelCommand({
+    modelsRoot: () => settings.modelsFolders()[0] ?? settings.globalStorageModels(),
+    log,
+    // A new file must show up in every model list at once: the backend's object_info, open graph
+    // editors' combos and the Generate view.
+    onDownloaded: async () => {
+      backend.forgetObjectInfo();
+      panel.refresh();
+      await editors.refreshModelLists().catch((e) => log.warn(`Refreshing model lists: ${e instanceof Error ? e.message : e}`));
+    },
+  }, arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as DownloadModelArgs) : undefined));
   cmd('marble.showLogs', () => log.show());
   cmd('marble.openPngAsWorkflow', (arg?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined));
 
@@ -153,6 +177,21 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
         backend.forgetObjectInfo();
       },
       globalStorageModels: () => settings.globalStorageModels(),
+      imageToolConfirmation: (input) => {
+        const p = imageTool.prepareInvocation({ input: input as never });
+        const message = p.confirmationMessages?.message;
+        return {
+          title: p.confirmationMessages?.title ?? '',
+          message: typeof message === 'string' ? message : message?.value ?? '',
+          invocationMessage: typeof p.invocationMessage === 'string' ? p.invocationMessage : p.invocationMessage?.value ?? '',
+        };
+      },
+      effectiveSettings: () => ({
+        modelsFolders: settings.modelsFolders(),
+        outputFolder: settings.outputFolderFor()?.fsPath,
+        inputFolder: settings.inputFolderFor()?.fsPath,
+        defaultWorkflow: settings.defaultWorkflow()?.fsPath,
+      }),
     },
   };
 }

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { loadCoreCatalog } from '../workflow/catalog/catalog';
 import { writeCanonicalWorkflow } from '../workflow/canonicalJson';
 import type { ObjectInfo } from '../workflow/objectInfo';
+import { applyComboChanges, modelComboChanges } from './modelListRefresh';
 import { isGraphMessage, WEBVIEW_PROTOCOL_VERSION, type GraphToHost, type HostToGraph } from '../protocol/webview';
 import type { BackendSupervisor } from './backend';
 import { errorMessage, reportError } from './failableCommand';
@@ -76,6 +77,19 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   activeDocument(): vscode.TextDocument | undefined {
     for (const s of this._sessions) if (s.panel.active) return s.document;
     return undefined;
+  }
+
+  /** Sends every ready page the current model lists, e.g. after a download added a checkpoint. */
+  async refreshModelLists(): Promise<void> {
+    this._backend.forgetObjectInfo();
+    const ready = [...this._sessions].filter((s) => s.ready);
+    if (ready.length === 0) return;
+    const fresh = await this._backend.objectInfo();
+    for (const s of ready) {
+      const changes = modelComboChanges(s.objectInfo, fresh);
+      s.objectInfo = applyComboChanges(s.objectInfo, changes);
+      for (const c of changes) s.post(c);
+    }
   }
 
   /** Number of open Marble editors on a document; `ready` counts those whose page said ready. */

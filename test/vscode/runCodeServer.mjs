@@ -9,9 +9,13 @@
 // Usage: node test/vscode/runCodeServer.mjs [--results FILE] [--extension DIR] [--tests FILE]
 //                                           [--timeout-ms N] [--verbose] [--keep]
 //                                           [--screenshots DIR | --no-screenshots]
-// Exit status 0 only when the suite reported exit 0 and its results file shows no failure.
+//                                           [--only trusted|untrusted]
+// Two launches: the main suite with workspace trust disabled, then a small suite
+// (MARBLE_SUITE=untrusted) with workspace trust on in a workspace whose settings point Marble at
+// workspace paths. The results file holds both together.
+// Exit status 0 only when both suites reported exit 0 and their results show no failure.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +37,7 @@ function parseArgs(argv) {
     timeoutMs: Number(process.env.MARBLE_VSCODE_TIMEOUT_MS) || 6 * 60_000,
     verbose: !!process.env.MARBLE_TEST_VERBOSE,
     keep: false,
+    only: undefined,
     // The suite's showcase test opens a workflow in the graph editor and the Marble view, then asks.
     screenshots: process.env.MARBLE_SCREENSHOTS === '0' ? undefined : path.join(repoRoot, 'test-results', 'screenshots'),
   };
@@ -50,9 +55,11 @@ function parseArgs(argv) {
     else if (a === '--keep') opts.keep = true;
     else if (a === '--screenshots') opts.screenshots = path.resolve(value());
     else if (a === '--no-screenshots') opts.screenshots = undefined;
+    else if (a === '--only') opts.only = value();
     else throw new Error(`runCodeServer: unknown argument '${a}'`);
   }
   if (!(opts.timeoutMs > 0)) throw new Error('runCodeServer: --timeout-ms must be a positive number');
+  if (opts.only !== undefined && opts.only !== 'trusted' && opts.only !== 'untrusted') throw new Error(`runCodeServer: --only expects trusted or untrusted, got '${opts.only}'`);
   return opts;
 }
 
@@ -168,8 +175,20 @@ export async function runCodeServerTests(opts) {
   const workspace = path.join(tmp, 'workspace');
   const userData = path.join(tmp, 'user-data');
   cpSync(path.join(repoRoot, 'test', 'vscode', 'workspace'), workspace, { recursive: true });
+  if (opts.untrusted) {
+    // Workspace values Restricted Mode must ignore (modelsFolders is machine-scoped as well).
+    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({
+      'marble.modelsFolders': [path.join(workspace, 'evil-models')],
+      'marble.outputFolder': 'evil-output',
+      'marble.inputFolder': 'evil-input',
+      'marble.defaultWorkflow': 'evil.workflow.json',
+    }, null, 2));
+  }
   mkdirSync(path.join(userData, 'User'), { recursive: true });
   writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
+    // Untrusted launch: trust is on and the folder stays untrusted, without the modal prompt.
+    ...(opts.untrusted ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : {}),
     'workbench.startupEditor': 'none',
     'extensions.autoCheckUpdates': false,
     'extensions.autoUpdate': false,
@@ -195,13 +214,13 @@ export async function runCodeServerTests(opts) {
     entry,
     '--auth', 'none',
     '--bind-addr', `127.0.0.1:${port}`,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--disable-telemetry', '--disable-update-check', ...(opts.untrusted ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override', '--ignore-last-opened',
     '--user-data-dir', userData,
     '--extensions-dir', path.join(tmp, 'extensions'),
     '--config', path.join(tmp, 'config.yaml'),
     workspace,
-  ], { env: { ...serverEnv(opts.results), MARBLE_MODELS: models, MARBLE_SCREENSHOT_SIGNAL: signalDir }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  ], { env: { ...serverEnv(opts.results), MARBLE_MODELS: models, MARBLE_SCREENSHOT_SIGNAL: signalDir, ...(opts.untrusted ? { MARBLE_SUITE: 'untrusted' } : {}) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   for (const s of [server.stdout, server.stderr]) {
     s.pipe(logStream, { end: false });
     if (opts.verbose) s.on('data', (d) => process.stdout.write(`[code-server] ${d}`));
@@ -280,9 +299,36 @@ export async function runCodeServerTests(opts) {
   return { ok, exitCode, results, failure };
 }
 
+/** Both launches; the results file gets their sum (a launch without results counts as failed). */
+export async function runBothSuites(opts) {
+  const phases = [];
+  if (opts.only !== 'untrusted') phases.push({ name: 'trusted', opts: { ...opts, untrusted: false } });
+  if (opts.only !== 'trusted') {
+    phases.push({ name: 'untrusted', opts: { ...opts, untrusted: true, screenshots: undefined, results: opts.results.replace(/(\.json)?$/, '-untrusted.json') } });
+  }
+  const sum = { passed: 0, failed: 0, pending: 0 };
+  let ok = true;
+  for (const phase of phases) {
+    console.log(`[vscode] === ${phase.name} workspace suite`);
+    const r = await runCodeServerTests(phase.opts);
+    ok &&= r.ok;
+    sum.passed += r.results?.passed ?? 0;
+    sum.pending += r.results?.pending ?? 0;
+    sum.failed += r.results?.failed ?? 0;
+    if (!r.ok && !(r.results?.failed > 0)) sum.failed += 1;
+  }
+  if (phases.length > 1) {
+    mkdirSync(path.dirname(opts.results), { recursive: true });
+    const tmp = `${opts.results}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(sum) + '\n');
+    renameSync(tmp, opts.results);
+  }
+  return { ok, results: sum };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    const { ok } = await runCodeServerTests(parseArgs(process.argv.slice(2)));
+    const { ok } = await runBothSuites(parseArgs(process.argv.slice(2)));
     process.exit(ok ? 0 : 1);
   } catch (err) {
     console.error(err instanceof Error ? err.message : err);

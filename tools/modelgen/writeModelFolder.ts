@@ -29,9 +29,10 @@ export interface GeneratedFolder {
   elapsedMs: number;
 }
 
-const TOKENIZER_CANDIDATES = [path.join('resources', 'clip-tokenizer'), path.join('shared', 'data', 'clip-vit-l-14-tokenizer')];
+// Only the repository's own copy: nothing outside the checkout is read.
+const TOKENIZER_CANDIDATES = [path.join('resources', 'clip-tokenizer')];
 
-/** Finds vocab.json/merges.txt: the repo's resources/clip-tokenizer first, then ../shared/data. */
+/** Finds vocab.json/merges.txt in the repo's resources/clip-tokenizer (searched upwards from here and the cwd). */
 export function findTokenizerDir(explicit?: string): string {
   const has = (d: string) => fs.existsSync(path.join(d, 'vocab.json')) && fs.existsSync(path.join(d, 'merges.txt'));
   if (explicit) {

@@ -38,9 +38,12 @@ describe('inference host (forked child)', function () {
 
   it('runs two queued prompts in order with ComfyUI-ordered events', async () => {
     const rec = recordEvents(client);
-    const a = await client.queue({ prompt: chain('Slow', { steps: 3, delay: 5 }), promptId: 'a' });
-    const b = await client.queue({ prompt: chain('Slow', { steps: 2, delay: 5 }), promptId: 'b' });
+    const release = path.join(tmp.dir, 'release-order');
+    const a = await client.queue({ prompt: chain('Slow', { steps: 3, delay: 5, release }), promptId: 'a' });
+    const b = await client.queue({ prompt: chain('Slow', { steps: 2, delay: 5, release }), promptId: 'b' });
     assert.deepEqual([a.number, b.number], [1, 2]);
+    // a waits for this file, so b was certainly queued while a was running.
+    writeFileSync(release, '');
     await rec.waitFor(endOf('b'));
     const seq = (id: string) => rec.forPrompt(id).map((e) => (e.type === 'executing' ? `executing:${e.data.node}` : e.type === 'progress' ? `progress:${e.data.value}/${e.data.max}` : e.type));
     assert.deepEqual(seq('a'), [
@@ -62,13 +65,15 @@ describe('inference host (forked child)', function () {
 
   it('runs front-queued prompts first', async () => {
     const rec = recordEvents(client);
-    await client.queue({ prompt: chain('Slow', { steps: 5, delay: 20 }), promptId: 'first' });
+    const release = path.join(tmp.dir, 'release-front');
+    await client.queue({ prompt: chain('Slow', { steps: 5, delay: 20, release }), promptId: 'first' });
     await client.queue({ prompt: chain('Slow', { steps: 1, delay: 1 }), promptId: 'back' });
     const front = await client.queue({ prompt: chain('Slow', { steps: 2, delay: 1 }), promptId: 'front', front: true });
     assert.ok(front.number < 0);
     const status = await client.queueStatus();
     assert.deepEqual(status.running.map((r) => r.prompt_id), ['first']);
     assert.deepEqual(status.pending.map((r) => r.prompt_id), ['front', 'back']);
+    writeFileSync(release, '');
     await rec.waitFor(endOf('back'));
     const starts = rec.events.filter((e) => e.type === 'execution_start').map((e) => e.data.prompt_id);
     assert.deepEqual(starts, ['first', 'front', 'back']);
@@ -76,7 +81,8 @@ describe('inference host (forked child)', function () {
 
   it('interrupts the running prompt and still runs the next one', async () => {
     const rec = recordEvents(client);
-    await client.queue({ prompt: chain('Slow', { steps: 200, delay: 10 }), promptId: 'long' });
+    // Long enough (100 s) that only the interrupt can end it.
+    await client.queue({ prompt: chain('Slow', { steps: 10000, delay: 10 }), promptId: 'long' });
     await client.queue({ prompt: chain('Slow', { steps: 1, delay: 1 }), promptId: 'next' });
     await rec.waitFor((e) => e.type === 'progress' && e.data.prompt_id === 'long' && e.data.value === 2);
     assert.deepEqual(await client.interrupt('some-other-prompt'), { interrupted: false });
@@ -85,7 +91,7 @@ describe('inference host (forked child)', function () {
     assert.equal(end.type, 'execution_interrupted');
     assert.equal(end.type === 'execution_interrupted' && end.data.node_id, '2');
     const progressed = rec.forPrompt('long').filter((e) => e.type === 'progress').length;
-    assert.ok(progressed < 50, `stopped between steps (saw ${progressed} of 200)`);
+    assert.ok(progressed < 10000, `stopped between steps (saw ${progressed} of 10000)`);
     assert.equal((await rec.waitFor(endOf('next'))).type, 'execution_success');
   });
 
@@ -154,11 +160,14 @@ describe('inference host (forked child)', function () {
 
   it('deletes pending prompts', async () => {
     const rec = recordEvents(client);
-    await client.queue({ prompt: chain('Slow', { steps: 10, delay: 10 }), promptId: 'run' });
+    const release = path.join(tmp.dir, 'release-delete');
+    await client.queue({ prompt: chain('Slow', { steps: 10, delay: 10, release }), promptId: 'run' });
     await client.queue({ prompt: chain('Slow', { steps: 1, delay: 1 }), promptId: 'drop' });
     assert.deepEqual(await client.deleteQueued(['drop', 'unknown']), { deleted: ['drop'] });
-    await rec.waitFor(endOf('run'));
-    await new Promise((r) => setTimeout(r, 50));
+    // The queue is FIFO: had 'drop' survived, it would run before 'after' ends.
+    await client.queue({ prompt: chain('Slow', { steps: 2, delay: 1 }), promptId: 'after' });
+    writeFileSync(release, '');
+    await rec.waitFor(endOf('after'));
     assert.equal(rec.forPrompt('drop').length, 0);
   });
 

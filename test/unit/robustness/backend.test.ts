@@ -153,7 +153,12 @@ describe('robustness: failures inside the inference child', function () {
       const vrec = recordEvents(victim);
       const crashed = new Promise<CrashInfo>((resolve) => victim.once('crashed', resolve));
       const { prompt_id } = await victim.queue({ prompt: defaultPrompt((p) => { p['3'].inputs.steps = 10000; p['9'].inputs.filename_prefix = 'Killed'; }) });
+      // The run has started (a step reported), so the kill lands mid-run.
       await vrec.waitFor((e) => e.type === 'progress' && e.data.prompt_id === prompt_id, 20000);
+      // A running child still answers between sampler steps, so a request sent just before the
+      // kill could be answered first. Stopped, the child can read nothing: the request below is
+      // certainly still pending when the child dies, however loaded the machine is.
+      process.kill(victim.pid!, 'SIGSTOP');
       const pending = victim.queueStatus();
       process.kill(victim.pid!, 'SIGKILL');
       await assert.rejects(within(pending, 5000, 'the pending request'), /queueStatus failed: inference process exited \(signal SIGKILL\)/);
