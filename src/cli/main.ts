@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   validate: { load: () => import('./commands/validate'), summary: 'check a workflow (UI/API JSON or PNG) as ComfyUI would' },
   convert: { load: () => import('./commands/convert'), summary: 'convert between UI workflow and API prompt (--to api|ui)' },
   tokenize: { load: () => import('./commands/tokenize'), summary: 'show how a prompt is tokenized and weighted' },
+  serve: { load: () => import('./commands/serve'), summary: "serve ComfyUI's HTTP + WebSocket API over Marble's engine" },
 };
 
 function usage(): string {
