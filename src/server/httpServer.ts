@@ -74,7 +74,13 @@ export class MarbleServer {
       argv: opts.argv ?? [],
       counter: { next: 0 },
     };
-    this.http = createServer({ headersTimeout: opts.headersTimeoutMs ?? 10_000, requestTimeout: opts.requestTimeoutMs ?? 120_000 }, (req, res) => void this.onRequest(req, res));
+    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    this.http = createServer({
+      headersTimeout,
+      requestTimeout: opts.requestTimeoutMs ?? 120_000,
+      // How often Node checks those limits (its default, 30 s, would let a trickling client stay far longer).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeout / 4)),
+    }, (req, res) => void this.onRequest(req, res));
     this.http.keepAliveTimeout = 5_000;
     this.http.maxConnections = 1024;
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
