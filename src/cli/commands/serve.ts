@@ -20,7 +20,9 @@ Options:
   --input <dir>          where LoadImage reads and uploads go (default ./input)
   --temp <dir>           PreviewImage's folder (default ./temp)
   --ep <name>            execution provider: auto, cpu, cuda, webgpu, … (default auto)
-  --no-previews          do not send preview images while sampling
+  --preview-method <m>   auto (default) sends sampler previews over the websocket; none sends none
+                         (ComfyUI's own default is none; latent2rgb and taesd are taken as auto)
+  --no-previews          same as --preview-method none
   --max-upload-size <mb> largest upload in MB (default 100, as ComfyUI)
   --allow-host <name>    also answer requests addressed to this host name (repeatable)
   --allow-origin <url>   let browser pages from this origin call the API (repeatable; * = any)
@@ -67,6 +69,12 @@ export function parseServeArgs(argv: string[]): ServeArgs | 'help' {
       case '--temp': a.temp = value(); break;
       case '--ep': a.ep = value(); break;
       case '--no-previews': a.previews = false; break;
+      case '--preview-method': {
+        const v = value();
+        if (!['none', 'auto', 'latent2rgb', 'taesd'].includes(v)) throw new CliError(`--preview-method must be none, auto, latent2rgb or taesd, got '${v}'`);
+        a.previews = v !== 'none';
+        break;
+      }
       case '--max-upload-size': {
         const v = value();
         const n = Number(v);

@@ -33,7 +33,7 @@ async function png(width: number, height: number, rgba: [number, number, number,
 
 async function upload(url: string, route: string, file: Buffer, name: string, fields: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const form = new FormData();
-  form.append('image', new Blob([file], { type: 'image/png' }), name);
+  form.append('image', new Blob([new Uint8Array(file)], { type: 'image/png' }), name);
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   const res = await fetch(`${url}${route}`, { method: 'POST', body: form });
   return { status: res.status, body: await res.json() };
