@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { HostToGraph, HostToPanel } from '../protocol/webview';
 import { BackendSupervisor } from './backend';
+import { BackendChoice } from './backendChoice';
 import { nodeBackendFactory } from './backendClientFactory';
 import { BackendStatusBar } from './backendStatusBar';
 import { registerFailableCommand } from './failableCommand';
@@ -53,8 +54,11 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   context.subscriptions.push(log);
   const settings = new MarbleSettings(context);
 
-  const backend = new BackendSupervisor(nodeBackendFactory(context.extensionUri.fsPath), () => settings.backendConfig(), log);
-  context.subscriptions.push(backend, new BackendStatusBar(backend.onDidChangePhase, backend.phase));
+  // The built-in engine or ComfyUI servers (marble.backends); switching stops the current client.
+  const backendChoice = new BackendChoice(context, log, nodeBackendFactory(context.extensionUri.fsPath));
+  const backend = new BackendSupervisor(backendChoice.factory, () => settings.backendConfig(), log);
+  context.subscriptions.push(backend, backendChoice, new BackendStatusBar(backend.onDidChangePhase, backend.phase));
+  context.subscriptions.push(backendChoice.onDidChange(() => void backend.stopClient()));
 
   // Webviews may show generated images: from the workspace folders and from the staging folder.
   const imageRoots = () => [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri), settings.stagingFolder()];
@@ -103,6 +107,9 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   });
   cmd('marble.showModelsHelp', () => modelOffer.openModelsReadme());
   cmd('marble.showLogs', () => log.show());
+  cmd('marble.selectBackend', (choice?: unknown) => backendChoice.pick(typeof choice === 'string' ? choice : undefined));
+  cmd('marble.setBackendToken', (url?: unknown, token?: unknown) =>
+    backendChoice.setToken(typeof url === 'string' ? url : undefined, typeof token === 'string' ? token : undefined));
   cmd('marble.openPngAsWorkflow', (arg?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined));
 
   context.subscriptions.push(
