@@ -135,9 +135,15 @@ export class BackendSupervisor implements vscode.Disposable {
     this._objectInfo = undefined;
   }
 
+  /**
+   * True when starting the client costs little (a ComfyUI server: a connect, not a process with
+   * models), so node lists should come from it rather than from the static catalogue.
+   */
+  startsCheaply: () => boolean = () => false;
+
   /** The backend's node catalogue when it is running, else undefined (callers use the static one). */
   async objectInfoIfRunning(): Promise<ObjectInfo | undefined> {
-    if (!this._client) return undefined;
+    if (!this._client && !this.startsCheaply()) return undefined;
     return this.objectInfo();
   }
 

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { HostToGraph, HostToPanel } from '../protocol/webview';
 import { BackendSupervisor } from './backend';
-import { BackendChoice } from './backendChoice';
+import { BackendChoice, BUILTIN } from './backendChoice';
 import { nodeBackendFactory } from './backendClientFactory';
 import { BackendStatusBar } from './backendStatusBar';
 import { registerFailableCommand } from './failableCommand';
@@ -58,7 +58,7 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   const backendChoice = new BackendChoice(context, log, nodeBackendFactory(context.extensionUri.fsPath));
   const backend = new BackendSupervisor(backendChoice.factory, () => settings.backendConfig(), log);
   context.subscriptions.push(backend, backendChoice, new BackendStatusBar(backend.onDidChangePhase, backend.phase));
-  context.subscriptions.push(backendChoice.onDidChange(() => void backend.stopClient()));
+  backend.startsCheaply = () => backendChoice.current !== BUILTIN;
 
   // Webviews may show generated images: from the workspace folders and from the staging folder.
   const imageRoots = () => [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri), settings.stagingFolder()];
@@ -76,6 +76,14 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   const generation = new GenerationService(realGenerator, log);
   const panel = new GeneratePanelProvider(context, backend, generation, settings, log, imageRoots);
   context.subscriptions.push(generation, panel, GeneratePanelProvider.register(panel));
+
+  // Another backend: stop the old client, then give editors and the panel the new node lists.
+  context.subscriptions.push(backendChoice.onDidChange(() => {
+    void backend.stopClient().then(() => {
+      panel.refresh();
+      return editors.refreshCatalogs();
+    }).catch((e) => log.warn(`Switching backends: ${e instanceof Error ? e.message : e}`));
+  }));
 
   const generate = (opts: GenerateCommandOptions) => generateImageCommand(generation, settings, context.workspaceState, opts);
   const asOptions = (arg: unknown): GenerateCommandOptions =>

@@ -37,6 +37,14 @@ interface Tracked {
   ended: boolean;
 }
 
+let saveLock: Promise<unknown> = Promise.resolve();
+/** Runs `f` after every earlier call has finished (all remote backends of this process share it). */
+function withSaveLock<T>(f: () => Promise<T>): Promise<T> {
+  const run = saveLock.then(f, f);
+  saveLock = run.catch(() => undefined);
+  return run;
+}
+
 const LOAD_IMAGE_NODES = new Set(['LoadImage', 'LoadImageMask']);
 const OUTCOMES = new Set(['execution_success', 'execution_error', 'execution_interrupted']);
 
@@ -241,15 +249,19 @@ export class RemoteComfyBackend extends EventEmitter<{ event: [BackendEvent]; cr
       const filename = checkFileName(img.filename, 'image name from the server');
       const dir = resolveSubfolder(root, img.subfolder ?? '', 'image subfolder from the server');
       const bytes = await this.http.view(img);
-      await fsp.mkdir(dir, { recursive: true });
-      let name = filename;
-      const ext = path.extname(filename);
-      for (let i = 1; ; i++) {
-        const existing = await fsp.readFile(path.join(dir, name)).catch(() => undefined);
-        if (!existing || Buffer.from(bytes).equals(existing)) break;
-        name = `${filename.slice(0, filename.length - ext.length)} (${i})${ext}`;
-      }
-      await writeFileAtomic(path.join(dir, name), bytes);
+      // Name choice and write happen under one lock: two servers both send ComfyUI_00001_.png.
+      const name = await withSaveLock(async () => {
+        await fsp.mkdir(dir, { recursive: true });
+        let candidate = filename;
+        const ext = path.extname(filename);
+        for (let i = 1; ; i++) {
+          const existing = await fsp.readFile(path.join(dir, candidate)).catch(() => undefined);
+          if (!existing || Buffer.from(bytes).equals(existing)) break;
+          candidate = `${filename.slice(0, filename.length - ext.length)} (${i})${ext}`;
+        }
+        await writeFileAtomic(path.join(dir, candidate), bytes);
+        return candidate;
+      });
       out.push({ filename: name, subfolder: img.subfolder ?? '', type });
     }
     return out;

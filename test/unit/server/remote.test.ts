@@ -12,6 +12,7 @@ import { run as runCommand } from '../../../src/cli/commands/run';
 import type { CliIO } from '../../../src/cli/io';
 import type { BackendEvent } from '../../../src/protocol/inference';
 import { RemoteComfyBackend } from '../../../src/remote/remoteBackend';
+import { SpreadBackend } from '../../../src/remote/spreadBackend';
 import type { MarbleServer } from '../../../src/server/httpServer';
 import type { ApiPrompt } from '../../../src/workflow/types';
 import { getJson, makeWorkspace, removeBundle, startServer, tinyPrompt, type Workspace } from './harness';
@@ -128,5 +129,35 @@ describe('Marble as a ComfyUI client (marble run --server, RemoteComfyBackend)',
     const image = executed.data.output.images[0];
     assert.ok(fs.existsSync(path.join(local, 'out2', image.subfolder, image.filename)), 'the image was fetched after the reconnect');
     remote.dispose();
+  });
+
+  it('spreads prompts over several servers by queue length; every result comes back', async () => {
+    const ws2 = makeWorkspace();
+    const second = await startServer(ws2);
+    try {
+      const spread = new SpreadBackend([{ url }, { url: second.url }]);
+      await spread.start();
+      await spread.configure({ modelsRoots: [], outputDir: path.join(local, 'out3'), inputDir: path.join(local, 'input'), tempDir: path.join(local, 'tmp'), ep: 'cpu', memoryBudgetMB: 0, previews: false });
+      const ended = new Map<string, string>();
+      const images = new Map<string, string>();
+      spread.on('event', (e) => {
+        const id = (e.data as any).prompt_id;
+        if (e.type === 'execution_success') ended.set(id, 'success');
+        if (e.type === 'executed') images.set(id, (e.data.output as any).images[0].filename);
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) ids.push((await spread.queue({ prompt: tinyPrompt({ steps: 20, seed: 100 + i }), promptId: `spread-${i}` })).prompt_id);
+      await new Promise<void>((resolve) => spread.on('event', () => { if (ids.every((id) => ended.has(id))) resolve(); }));
+      const onFirst = Object.keys((await getJson(`${url}/history`)).body).filter((k) => k.startsWith('spread-'));
+      const onSecond = Object.keys((await getJson(`${second.url}/history`)).body).filter((k) => k.startsWith('spread-'));
+      assert.deepEqual([...onFirst, ...onSecond].sort(), ids.slice().sort(), 'each prompt ran exactly once, on one of the servers');
+      assert.ok(onFirst.length >= 2 && onSecond.length >= 2, `both servers worked: ${onFirst.length} + ${onSecond.length}`);
+      // Both servers name their first image ComfyUI_00001_.png: the local copies do not overwrite each other.
+      assert.equal(new Set(images.values()).size, 6);
+      spread.dispose();
+    } finally {
+      await second.server.close();
+      ws2.remove();
+    }
   });
 });
