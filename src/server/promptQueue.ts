@@ -37,8 +37,13 @@ export class ServerPromptQueue {
     while (this.pending.length === 0) {
       if (signal?.aborted) return undefined;
       await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        signal?.addEventListener('abort', () => resolve(), { once: true });
+        // One listener per wait, removed again: the worker waits once per idle period, for days.
+        const onAbort = () => resolve();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiters.push(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
       });
     }
     const item = this.pending.shift()!.item;
