@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   'convert-checkpoint': { load: () => import('./commands/convertCheckpoint'), summary: 'build an ONNX folder (optimum layout) from a .safetensors checkpoint' },
   cache: { load: () => import('./commands/cache'), summary: 'show or clear the conversion cache (info|clear [--cache DIR])' },
   download: { load: () => import('./commands/download'), summary: 'download a model (catalogue name or URL) into the models folder' },
+  serve: { load: () => import('./commands/serve'), summary: "serve ComfyUI's HTTP + WebSocket API over Marble's engine" },
 };
 
 function usage(): string {

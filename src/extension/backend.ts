@@ -135,9 +135,15 @@ export class BackendSupervisor implements vscode.Disposable {
     this._objectInfo = undefined;
   }
 
+  /**
+   * True when starting the client costs little (a ComfyUI server: a connect, not a process with
+   * models), so node lists should come from it rather than from the static catalogue.
+   */
+  startsCheaply: () => boolean = () => false;
+
   /** The backend's node catalogue when it is running, else undefined (callers use the static one). */
   async objectInfoIfRunning(): Promise<ObjectInfo | undefined> {
-    if (!this._client) return undefined;
+    if (!this._client && !this.startsCheaply()) return undefined;
     return this.objectInfo();
   }
 
@@ -183,6 +189,22 @@ export class BackendSupervisor implements vscode.Disposable {
       throw err;
     }
     return run;
+  }
+
+  /**
+   * Stops the current client (e.g. the user picked another backend); its runs end as interrupted
+   * and the next use starts a client from the factory, which reads the new choice.
+   */
+  async stopClient(): Promise<void> {
+    const client = this._client;
+    if (!client) return;
+    this._client = undefined;
+    this._objectInfo = undefined;
+    for (const s of this._clientSubs.splice(0)) s.dispose();
+    for (const { run } of this._runs.values()) run.fail(new PromptRunError('the backend was switched', 'interrupted'));
+    void vscode.commands.executeCommand('setContext', 'marble.backendRunning', false);
+    this._setPhase({ kind: 'stopped' });
+    await Promise.resolve(client.dispose()).catch((e) => this._log.warn(`Stopping the backend: ${e}`));
   }
 
   /** Interrupts the running prompt (all of them when no id is given). */

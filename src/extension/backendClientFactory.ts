@@ -5,6 +5,8 @@
 import type * as vscode from 'vscode';
 import path from 'node:path';
 import { BackendClient } from '../inference/client/backendClient';
+import { RemoteComfyBackend } from '../remote/remoteBackend';
+import { SpreadBackend } from '../remote/spreadBackend';
 import type { BackendClientFactory, BackendClientLike } from './backend';
 
 /** Splits a stream of chunks into lines (the last partial line waits for its end). */
@@ -55,6 +57,42 @@ export function nodeBackendFactory(extensionPath: string): BackendClientFactory 
       dispose: async () => {
         expected = true;
         await client.shutdown(2000).catch(() => client.dispose());
+      },
+    };
+    return adapter;
+  };
+}
+
+/** A ComfyUI server (or several, spread by queue length) as the supervisor's client. */
+export function remoteBackendFactory(servers: { url: string; headers?: Record<string, string> }[]): BackendClientFactory {
+  return async (log: vscode.LogOutputChannel) => {
+    const options = servers.map((s) => ({ ...s, log: (l: string) => log.info(`[remote] ${l}`) }));
+    const client: RemoteComfyBackend | SpreadBackend = options.length === 1 ? new RemoteComfyBackend(options[0]) : new SpreadBackend(options);
+    await client.start();
+    let expected = false;
+    const adapter: BackendClientLike = {
+      hello: undefined,
+      queue: (prompt, o) => client.queue({ prompt: prompt as never, promptId: o.promptId, extraData: o.extraData }),
+      interrupt: (promptId) => client.interrupt(promptId),
+      free: (unloadModels, freeMemory) => client.free({ unloadModels, freeMemory }),
+      objectInfo: () => client.objectInfo(),
+      configure: (params) => client.configure(params),
+      onEvent: (listener) => {
+        client.on('event', listener);
+        return { dispose: () => client.off('event', listener) };
+      },
+      onExit: (listener) => {
+        // A server that stopped answering ends this client like a crashed child: runs fail, a restart follows.
+        const l = (info: { code: number | null; signal: NodeJS.Signals | null; stderrTail: string }) => {
+          if (!expected) log.error(`[remote] ${info.stderrTail}`);
+          listener({ code: info.code, signal: info.signal, expected });
+        };
+        client.once('crashed', l);
+        return { dispose: () => client.off('crashed', l) };
+      },
+      dispose: () => {
+        expected = true;
+        client.dispose();
       },
     };
     return adapter;

@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { HostToGraph, HostToPanel } from '../protocol/webview';
 import { BackendSupervisor } from './backend';
+import { BackendChoice, BUILTIN } from './backendChoice';
 import { nodeBackendFactory } from './backendClientFactory';
 import { BackendStatusBar } from './backendStatusBar';
 import { ConversionNotifications } from './conversionProgress';
@@ -65,8 +66,11 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   context.subscriptions.push(log);
   const settings = new MarbleSettings(context);
 
-  const backend = new BackendSupervisor(nodeBackendFactory(context.extensionUri.fsPath), () => settings.backendConfig(), log);
-  context.subscriptions.push(backend, new BackendStatusBar(backend.onDidChangePhase, backend.phase));
+  // The built-in engine or ComfyUI servers (marble.backends); switching stops the current client.
+  const backendChoice = new BackendChoice(context, log, nodeBackendFactory(context.extensionUri.fsPath));
+  const backend = new BackendSupervisor(backendChoice.factory, () => settings.backendConfig(), log);
+  context.subscriptions.push(backend, backendChoice, new BackendStatusBar(backend.onDidChangePhase, backend.phase));
+  backend.startsCheaply = () => backendChoice.current !== BUILTIN;
   // "Preparing <name> for ONNX Runtime… 43%" while the child converts a .safetensors model.
   const conversions = new ConversionNotifications((task) => void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification }, task));
   context.subscriptions.push(conversions, backend.onEvent((e) => {
@@ -93,6 +97,13 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   // Agent-mode chat can generate images too, through the same service as the commands.
   const imageTool = new GenerateImageTool(generation, settings, log);
   context.subscriptions.push(registerGenerateImageTool(imageTool, log));
+  // Another backend: stop the old client, then give editors and the panel the new node lists.
+  context.subscriptions.push(backendChoice.onDidChange(() => {
+    void backend.stopClient().then(() => {
+      panel.refresh();
+      return editors.refreshCatalogs();
+    }).catch((e) => log.warn(`Switching backends: ${e instanceof Error ? e.message : e}`));
+  }));
 
   const generate = (opts: GenerateCommandOptions) => generateImageCommand(generation, settings, context.workspaceState, opts);
   const asOptions = (arg: unknown): GenerateCommandOptions =>
@@ -145,6 +156,9 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
     },
   }, arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as DownloadModelArgs) : undefined));
   cmd('marble.showLogs', () => log.show());
+  cmd('marble.selectBackend', (choice?: unknown) => backendChoice.pick(typeof choice === 'string' ? choice : undefined));
+  cmd('marble.setBackendToken', (url?: unknown, token?: unknown) =>
+    backendChoice.setToken(typeof url === 'string' ? url : undefined, typeof token === 'string' ? token : undefined));
   cmd('marble.openPngAsWorkflow', (arg?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined));
 
   context.subscriptions.push(

@@ -93,6 +93,11 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   }
 
   /** Number of open Marble editors on a document; `ready` counts those whose page said ready. */
+  /** Sends every ready editor its page state again, e.g. with another backend's node list. */
+  async refreshCatalogs(): Promise<void> {
+    for (const s of this._sessions) if (s.ready) await this._init(s).catch((e) => this._log.warn(`Refreshing the node list: ${errorMessage(e)}`));
+  }
+
   sessionCount(uri: vscode.Uri, ready = false): number {
     return [...this._sessions].filter((s) => s.document.uri.toString() === uri.toString() && (!ready || s.ready)).length;
   }

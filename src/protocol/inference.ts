@@ -53,6 +53,8 @@ export interface QueueRequest {
   /** Explicit ComfyUI priority (lower runs first); overrides the counter and `front`. */
   number?: number;
 }
+/** Checks a prompt as `queue` would, without queueing it (a server validates at POST /prompt time). */
+export interface ValidateRequest { type: 'validate'; prompt: ApiPromptMessage }
 export interface InterruptRequest { type: 'interrupt'; promptId?: string }
 export interface QueueStatusRequest { type: 'queueStatus' }
 export interface DeleteQueuedRequest { type: 'deleteQueued'; ids: string[] }
@@ -63,6 +65,7 @@ export interface ShutdownRequest { type: 'shutdown' }
 
 export type ParentRequest =
   | QueueRequest
+  | ValidateRequest
   | InterruptRequest
   | QueueStatusRequest
   | DeleteQueuedRequest
@@ -107,6 +110,8 @@ export interface QueueStatusResult {
 
 export interface ResultMap {
   queue: QueueResult;
+  /** Output node ids that will run and the reasons of those that will not; a refusal is an error whose details are a PromptRejection. */
+  validate: { outputs: string[]; node_errors: Record<string, NodeErrorReport> };
   interrupt: { interrupted: boolean };
   queueStatus: QueueStatusResult;
   deleteQueued: { deleted: string[] };
@@ -193,6 +198,7 @@ const REQUEST_FIELDS: Record<ParentRequest['type'], FieldSpec> = {
     front: [isBool, false, 'a boolean'],
     number: [isFiniteNumber, false, 'a finite number'],
   },
+  validate: { prompt: [isPlainObject, true, 'an object of nodes'] },
   interrupt: { promptId: [isString, false, 'a string'] },
   queueStatus: {},
   deleteQueued: { ids: [isStringArray, true, 'an array of prompt ids'] },
@@ -243,10 +249,10 @@ export function parseParentMessage(raw: unknown): ParentMessage {
     );
   }
   checkFields(`'${type}' request`, raw, REQUEST_FIELDS[type as ParentRequest['type']]);
-  if (type === 'queue') {
+  if (type === 'queue' || type === 'validate') {
     for (const [nodeId, node] of Object.entries(raw.prompt as Record<string, unknown>)) {
       if (!isPlainObject(node) || typeof node.class_type !== 'string' || !isPlainObject(node.inputs)) {
-        throw new ProtocolError(`'queue' request: prompt node '${nodeId}' must be {class_type: string, inputs: object}`);
+        throw new ProtocolError(`'${type}' request: prompt node '${nodeId}' must be {class_type: string, inputs: object}`);
       }
     }
   }

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { BackendClient, BackendRequestError } from '../../inference/client/backendClient';
 import { defaultCacheRoot } from '../../inference/checkpoint/conversionCache';
+import { RemoteComfyBackend } from '../../remote/remoteBackend';
 import { defaultRuntimeConfig } from '../../inference/nodes/runtimeConfig';
 import type { BackendEvent, PromptRejection } from '../../protocol/inference';
 import type { ApiPrompt, UiWorkflow } from '../../workflow/types';
@@ -23,6 +24,10 @@ Options:
                        (default $MARBLE_CACHE or ~/.cache/marble/onnx; see marble cache)
   --set <id.input=v>   override an input of the API prompt, e.g. --set 3.seed=42 (v is JSON or text)
   --ep <name>          execution provider: auto, cpu, cuda, webgpu, … (default auto)
+  --server <url>       run on a ComfyUI server (ComfyUI or marble serve) instead of the built-in
+                       engine; LoadImage files are uploaded, images are saved under --output
+  --auth <token>       with --server: sent as "Authorization: Bearer <token>"
+  --header <n: v>      with --server: an extra request header (repeatable)
   --json               JSON-lines events on stdout instead of a progress bar
   -h, --help           show this help
 
@@ -37,10 +42,12 @@ export interface RunArgs {
   sets: string[];
   ep: string;
   json: boolean;
+  server?: string;
+  headers: Record<string, string>;
 }
 
 export function parseRunArgs(argv: string[]): RunArgs | 'help' {
-  const args: RunArgs = { file: '', models: [], sets: [], ep: 'auto', json: false };
+  const args: RunArgs = { file: '', models: [], sets: [], ep: 'auto', json: false, headers: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -56,11 +63,19 @@ export function parseRunArgs(argv: string[]): RunArgs | 'help' {
     else if (a === '--set') args.sets.push(value());
     else if (a === '--ep') args.ep = value();
     else if (a === '--json') args.json = true;
+    else if (a === '--server') args.server = value();
+    else if (a === '--auth') args.headers.Authorization = `Bearer ${value()}`;
+    else if (a === '--header') {
+      const h = /^([^:\s]+):\s*(.*)$/.exec(value());
+      if (!h) throw new CliError(`--header expects "Name: value"`);
+      args.headers[h[1]] = h[2];
+    }
     else if (a.startsWith('-')) throw new CliError(`unknown option ${a}`);
     else if (args.file) throw new CliError(`only one workflow file can be run, got '${args.file}' and '${a}'`);
     else args.file = a;
   }
   if (!args.file) throw new CliError('missing the workflow file');
+  if (Object.keys(args.headers).length && !args.server) throw new CliError('--auth and --header need --server');
   return args;
 }
 
@@ -127,12 +142,19 @@ export async function run(argv: string[], io: CliIO = processIO): Promise<number
     io.err(`marble run: ${message}\n`);
     return code;
   };
-  let client: BackendClient | undefined;
+  let client: RunClient | undefined;
   try {
     const loaded = await loadInput(args.file);
-    client = new BackendClient({ entry: inferenceEntry() });
-    client.on('stderr', (chunk) => { if (!args.json) io.err(chunk); });
-    await client.start();
+    if (args.server) {
+      const remote = new RemoteComfyBackend({ url: args.server, headers: args.headers, log: (l) => { if (!args.json) io.err(`${l}\n`); } });
+      client = remote;
+      await remote.start().catch((e: Error) => { throw new CliError(`cannot reach the ComfyUI server: ${e.message}`); });
+    } else {
+      const local = new BackendClient({ entry: inferenceEntry() });
+      client = local;
+      local.on('stderr', (chunk) => { if (!args.json) io.err(chunk); });
+      await local.start();
+    }
     // The child checks the settings (an unknown --ep); that is a usage error, not a failed run.
     await client.configure(config).catch((e: unknown) => {
       throw e instanceof BackendRequestError ? new CliError(e.message) : e;
@@ -156,8 +178,11 @@ export async function run(argv: string[], io: CliIO = processIO): Promise<number
   }
 }
 
+/** The built-in engine or a ComfyUI server: both queue, interrupt and emit BackendEvents. */
+type RunClient = BackendClient | RemoteComfyBackend;
+
 interface ExecuteContext {
-  client: BackendClient;
+  client: RunClient;
   prompt: ApiPrompt;
   workflow: UiWorkflow | undefined;
   args: RunArgs;

@@ -202,6 +202,9 @@ export class BackendClient extends EventEmitter<BackendClientEvents> {
   queue(req: Omit<QueueRequest, 'type'>): Promise<ResultMap['queue']> {
     return this.request({ type: 'queue', ...req });
   }
+  validate(prompt: QueueRequest['prompt']): Promise<ResultMap['validate']> {
+    return this.request({ type: 'validate', prompt });
+  }
   interrupt(promptId?: string): Promise<ResultMap['interrupt']> {
     return this.request({ type: 'interrupt', promptId });
   }

@@ -108,6 +108,11 @@ export class InferenceHost {
     switch (msg.type) {
       case 'queue':
         return this.enqueue(msg);
+      case 'validate': {
+        const validation = await this.opts.validate(msg.prompt);
+        if (!validation.ok) throw rejectionError(validation.rejection);
+        return { outputs: validation.outputs, node_errors: validation.nodeErrors };
+      }
       case 'interrupt': {
         const run = this.running;
         const hit = !!run && (msg.promptId === undefined || msg.promptId === run.item.promptId);
@@ -161,11 +166,7 @@ export class InferenceHost {
       throw new RequestError({ message: `prompt id '${promptId}' is already queued` });
     }
     const validation = await this.opts.validate(msg.prompt);
-    if (!validation.ok) {
-      const nodeId = Object.keys(validation.rejection.node_errors)[0];
-      const r = validation.rejection.error;
-      throw new RequestError({ message: r.details ? `${r.message}: ${r.details}` : r.message, nodeId, details: validation.rejection });
-    }
+    if (!validation.ok) throw rejectionError(validation.rejection);
     const number = msg.number ?? this.queue.nextNumber(msg.front ?? false);
     const extraData: Record<string, unknown> = { ...(msg.extraData ?? {}) };
     if (msg.clientId !== undefined) extraData.client_id = msg.clientId;
@@ -241,6 +242,13 @@ export class InferenceHost {
     if (flags.freeMemory || flags.unloadModels) this.opts.executor.clearCache();
     if (flags.unloadModels) await this.opts.unloadModels?.();
   }
+}
+
+/** A refused prompt as a request error: a readable message, ComfyUI's 400 body as details. */
+function rejectionError(rejection: PromptRejection): RequestError {
+  const nodeId = Object.keys(rejection.node_errors)[0];
+  const r = rejection.error;
+  return new RequestError({ message: r.details ? `${r.message}: ${r.details}` : r.message, nodeId, details: rejection });
 }
 
 class RequestError extends Error {

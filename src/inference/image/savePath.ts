@@ -75,6 +75,12 @@ export async function getSaveImagePath(
     await fsp.mkdir(full, { recursive: true });
     entries = [];
   }
+  // The lexical check above cannot see symlinks: a subfolder that is a link leading out is refused too.
+  const [realRoot, realFull] = await Promise.all([fsp.realpath(path.resolve(outputDir)), fsp.realpath(full)]);
+  const realRel = path.relative(realRoot, realFull);
+  if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
+    throw new Error(`${inputName}: '${filenamePrefix}' leads outside the output folder ${path.resolve(outputDir)} through a symbolic link`);
+  }
   const caseFold = process.platform === 'win32' ? (s: string) => s.toLowerCase() : (s: string) => s;
   let counter = 1;
   for (const entry of entries) {

@@ -20,6 +20,7 @@ export function loadTestFiles(): void {
   require('./demoModel.test');
   require('./download.test');
   require('./lmTool.test');
+  require('./remoteBackend.test');
   // Keep last: it leaves editors open for the runner's screenshots.
   require('./showcase.test');
 }
