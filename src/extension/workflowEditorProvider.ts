@@ -163,6 +163,11 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
       case 'upload':
         await uploadIntoWidget(this._uploadHost(), session, m.node, m.widget);
         return;
+      case 'promptDraft': {
+        const count = await this._tokens.get();
+        session.post({ type: 'tokenCounts', counts: tokenCountsFor(new Map([[m.node, m.text]]), count), merge: true });
+        return;
+      }
     }
   }
 

@@ -17,6 +17,9 @@ describe('webview protocol validators', () => {
     assert.equal(isGraphMessage({ type: 'ready', version: WEBVIEW_PROTOCOL_VERSION }), true);
     assert.equal(isGraphMessage({ type: 'edit', workflow: { nodes: [], links: [] }, label: 'move' }), true);
     assert.equal(isGraphMessage({ type: 'reopenAsText' }), true);
+    assert.equal(isGraphMessage({ type: 'promptDraft', node: '6', text: 'a cat' }), true);
+    assert.equal(isGraphMessage({ type: 'promptDraft', node: '', text: 'a cat' }), false, 'draft without a node');
+    assert.equal(isGraphMessage({ type: 'promptDraft', node: '6', text: 3 }), false, 'draft text must be a string');
     assert.equal(isGraphMessage({ type: 'edit', workflow: { links: [] } }), false, 'edit without nodes[]');
     assert.equal(isGraphMessage({ type: 'edit', workflow: '{"nodes":[]}' }), false, 'edit as text');
     assert.equal(isGraphMessage({ type: 'log', level: 'fatal', message: 'x' }), false);

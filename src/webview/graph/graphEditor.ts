@@ -189,7 +189,12 @@ export class GraphEditor {
     window.addEventListener('pointerup', release, true);
     window.addEventListener('pointercancel', release, true);
     window.addEventListener('blur', () => { if (this.pointerDown) release(); });
-    window.addEventListener('keyup', () => this.scheduleCheck('key'), true);
+    // Typing in a prompt's textarea changes nothing until it commits (it notifies on its own).
+    window.addEventListener('keyup', (e) => {
+      const t = e.target as HTMLElement | null;
+      if (t?.localName === 'textarea' && t.classList.contains('marble-textarea')) return;
+      this.scheduleCheck('key');
+    }, true);
     el.addEventListener('wheel', () => this.cb.onViewChanged(this.view()), { passive: true });
     el.addEventListener('keydown', (e) => {
       if (!(e.ctrlKey || e.metaKey) || e.shiftKey || e.altKey) return;

@@ -21,6 +21,7 @@ import { TokenCounts } from './tokenCounts';
 import type { ObjectInfo } from '../../workflow/objectInfo';
 import { applyTheme, readThemeColours, watchTheme, type ThemeColours } from './theme';
 import { parseWorkflowText } from './workflowText';
+import { PromptTextareas } from './promptTextareas';
 import { buildGraphPage, type GraphPage } from './page';
 
 interface GraphViewStateStore { view?: ViewState }
@@ -35,6 +36,20 @@ let readOnly = false;
 const overlay = new ExecutionOverlay(() => colours, () => editor?.canvas.setDirty(true, false));
 const tokenCounts = new TokenCounts(() => editor?.canvas.setDirty(true, false));
 let objectInfo: ObjectInfo = {};
+let textareas: PromptTextareas | undefined;
+/** Typing recounts a prompt's tokens at most this often (the host holds the tokenizer). */
+const DRAFT_INTERVAL_MS = 100;
+let draftTimer: ReturnType<typeof setTimeout> | undefined;
+let pendingDraft: { node: string; text: string } | undefined;
+
+function postDraft(node: string, text: string): void {
+  pendingDraft = { node, text };
+  draftTimer ??= setTimeout(() => {
+    draftTimer = undefined;
+    if (pendingDraft) post({ type: 'promptDraft', ...pendingDraft });
+    pendingDraft = undefined;
+  }, DRAFT_INTERVAL_MS);
+}
 
 const nodeHooks: NodeTypeHooks = {
   widgetChanged: () => editor?.scheduleCheck('widget'),
@@ -46,6 +61,7 @@ const nodeHooks: NodeTypeHooks = {
   // The host picks the file and sets the widget as one document edit; nothing changes here.
   upload: (node, input) => { if (!readOnly) post({ type: 'upload', node: String(node.id), widget: input }); },
   footer: (node, widget) => tokenCounts.footer(String(node.id), widget),
+  textareas: () => textareas,
 };
 
 /** A combo's option list changed (files added to the input folder): future and present nodes. */
@@ -69,6 +85,16 @@ function ensureEditor(): GraphEditor {
     onViewChanged: (view) => patchState(vscode, { view }),
   });
   editor = ed;
+  textareas = new PromptTextareas(page.canvasHost, () => ed.canvas, {
+    commit: (node, owner) => {
+      ed.scheduleCheck('prompt');
+      nodeHooks.widgetChanged(node, owner.name);
+      ed.canvas.setDirty(true, false);
+    },
+    draft: (node, owner) => { if (owner.name === 'text') postDraft(String(node.id), textareas?.element(owner)?.value ?? ''); },
+  });
+  ed.canvas.onRender = () => textareas?.beginFrame();
+  ed.canvas.onDrawOverlay = () => textareas?.endFrame();
   colours = applyTheme(ed.canvas);
   watchTheme(() => { colours = applyTheme(ed.canvas); });
   const fit = () => {
@@ -78,7 +104,7 @@ function ensureEditor(): GraphEditor {
   new ResizeObserver(fit).observe(page.canvasHost);
   fit();
   // Test and debugging handle; the page has no other way in.
-  (window as unknown as { __marble: unknown }).__marble = { editor: ed, overlay, tokenCounts };
+  (window as unknown as { __marble: unknown }).__marble = { editor: ed, overlay, tokenCounts, textareas };
   return ed;
 }
 
@@ -171,7 +197,7 @@ function handle(msg: HostToGraph): void {
       return;
     }
     case 'update': loadText(msg.text, true); return;
-    case 'tokenCounts': tokenCounts.set(msg.counts); return;
+    case 'tokenCounts': tokenCounts.set(msg.counts, msg.merge); return;
     case 'comboValues': setComboValues(msg.classType, msg.input, msg.values); return;
     case 'parseError': showParseError(msg.message, msg.line, msg.column); return;
     case 'status': setStatus(msg.state, msg.message); if (msg.state !== 'running') overlay.setRunning(null); return;
