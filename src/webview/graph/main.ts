@@ -17,6 +17,7 @@ import { getVsCodeApi, onHostMessage, patchState } from '../vscodeApi';
 import { GraphEditor, type ViewState } from './graphEditor';
 import { ExecutionOverlay } from './executionOverlay';
 import { registerNodeTypes, type NodeTypeHooks } from './nodeTypes';
+import { registerFrontendNodes } from './frontendNodes';
 import { TokenCounts } from './tokenCounts';
 import type { ObjectInfo } from '../../workflow/objectInfo';
 import { applyTheme, readThemeColours, watchTheme, type ThemeColours } from './theme';
@@ -86,9 +87,9 @@ function ensureEditor(): GraphEditor {
   });
   editor = ed;
   textareas = new PromptTextareas(page.canvasHost, () => ed.canvas, {
-    commit: (node, owner) => {
+    // The widget has told its node (owner.committed); this names the gesture and redraws.
+    commit: () => {
       ed.scheduleCheck('prompt');
-      nodeHooks.widgetChanged(node, owner.name);
       ed.canvas.setDirty(true, false);
     },
     draft: (node, owner) => { if (owner.name === 'text') postDraft(String(node.id), textareas?.element(owner)?.value ?? ''); },
@@ -190,6 +191,7 @@ function handle(msg: HostToGraph): void {
       readOnly = !!msg.readOnly;
       objectInfo = msg.objectInfo;
       const count = registerNodeTypes(msg.objectInfo, nodeHooks);
+      registerFrontendNodes(nodeHooks);
       post({ type: 'log', level: 'debug', message: `registered ${count} node types` });
       setStatus('idle', 'Ready');
       loadText(msg.text, false);

@@ -27,6 +27,7 @@ export interface MultilineWidget {
   draw(ctx: CanvasRenderingContext2D, node: LGraphNode, width: number, y: number, height: number): void;
   computeLayoutSize(): { minHeight: number; maxHeight: number; minWidth: number };
   mouse(e: PointerEvent, pos: [number, number], node: LGraphNode): boolean;
+  committed(node: LGraphNode): void;
 }
 
 const MARGIN = 15;
@@ -99,6 +100,9 @@ export function createMultilineWidget(name: string, value: string, hooks: Multil
         ctx.fillText(footer, MARGIN + w - PAD, y + h - 4);
       }
       ctx.restore();
+    },
+    committed(node) {
+      hooks.widgetChanged(node, name);
     },
     computeLayoutSize() {
       return { minHeight: 60, maxHeight: 1_000_000, minWidth: 200 };

@@ -12,6 +12,8 @@ import type { LGraphCanvas, LGraphNode } from '@comfyorg/litegraph';
 export interface TextareaOwner {
   name: string;
   value: string;
+  /** Called after `value` was replaced by a commit (the widget tells its node). */
+  committed?(node: LGraphNode): void;
 }
 
 export interface TextareaCallbacks {
@@ -106,6 +108,7 @@ export class PromptTextareas {
     const commit = () => {
       if (el.value === owner.value) return;
       owner.value = el.value;
+      owner.committed?.(entry.node);
       this.cb.commit(entry.node, owner);
     };
     el.addEventListener('blur', commit);
