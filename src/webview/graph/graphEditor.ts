@@ -43,6 +43,9 @@ export class GraphEditor {
     this.canvas.show_info = false;
     // litegraph outlines the canvas size in graph space, a stray box once the view is zoomed.
     this.canvas.render_canvas_border = false;
+    // litegraph drops titles and widget text below 0.6; ComfyUI's SDXL example fitted into a
+    // 1400×900 editor sits at 0.42, where titles still read, so keep them drawn down to 0.4.
+    this.canvas.low_quality_zoom_threshold = 0.4;
     this.hookChanges();
   }
 

@@ -23,6 +23,7 @@ import type { ObjectInfo } from '../../workflow/objectInfo';
 import { applyTheme, readThemeColours, watchTheme, type ThemeColours } from './theme';
 import { parseWorkflowText } from './workflowText';
 import { PromptTextareas } from './promptTextareas';
+import { markUnsupportedInSearch } from './searchMarks';
 import { buildGraphPage, type GraphPage } from './page';
 
 interface GraphViewStateStore { view?: ViewState }
@@ -136,7 +137,8 @@ function loadText(text: string, isUpdate: boolean): void {
     if (isUpdate && !recovering) ed.applyUpdate(parsed.workflow);
     else {
       const { missingTypes } = ed.load(parsed.workflow, isUpdate ? undefined : vscode.getState()?.view);
-      if (missingTypes.length) setStatus('idle', `Unknown node types: ${missingTypes.join(', ')}`);
+      // Kept as they are and written back untouched, but Marble has no code for them.
+      if (missingTypes.length) setStatus('idle', `Custom nodes Marble does not have (kept, cannot run): ${missingTypes.join(', ')}`);
     }
   } catch (e) {
     showParseError(`This workflow could not be drawn: ${e instanceof Error ? e.message : String(e)}`);
@@ -248,6 +250,7 @@ function drawModeShade(mode: number, size: ArrayLike<number>, ctx: CanvasRenderi
 
 function main(): void {
   page = buildGraphPage(document.getElementById('app') ?? document.body);
+  markUnsupportedInSearch();
   page.run.addEventListener('click', onRun);
   page.interrupt.addEventListener('click', () => post({ type: 'interrupt' }));
   page.reopen.addEventListener('click', () => post({ type: 'reopenAsText' }));
