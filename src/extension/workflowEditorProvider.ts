@@ -8,7 +8,9 @@ import { writeCanonicalWorkflow } from '../workflow/canonicalJson';
 import type { ObjectInfo } from '../workflow/objectInfo';
 import { isGraphMessage, WEBVIEW_PROTOCOL_VERSION, type GraphToHost, type HostToGraph } from '../protocol/webview';
 import type { BackendSupervisor } from './backend';
-import { errorMessage, reportError } from './failableCommand';
+import { errorMessage, reportError, UserFacingError } from './failableCommand';
+import { PromptRejectedError } from './backend';
+import { WorkflowDiagnostics } from './workflowDiagnostics';
 import { uploadIntoWidget, type OpenDialog, type UploadHost } from './graphUpload';
 import { withInputFiles } from './inputFolder';
 import { listInputFolder } from './inputUpload';
@@ -32,6 +34,8 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   private _runner: WorkflowRunner | undefined;
   private readonly _tokens = new LazyTokenCounter();
   private readonly _taps = new Set<(uri: vscode.Uri, m: HostToGraph) => void>();
+  /** Validation errors of runs, on the lines of the `.workflow.json` text (Problems panel). */
+  readonly diagnostics = new WorkflowDiagnostics();
   /** The upload button's file picker (a test replaces it). */
   openDialog: OpenDialog = (o) => vscode.window.showOpenDialog(o);
 
@@ -41,7 +45,9 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     private readonly _log: vscode.LogOutputChannel,
     private readonly _imageRoots: () => vscode.Uri[],
     private readonly _settings?: MarbleSettings,
-  ) {}
+  ) {
+    _context.subscriptions.push(this.diagnostics);
+  }
 
   /** What the upload button's handler (graphUpload.ts) needs from this provider. */
   private _uploadHost(): UploadHost {
@@ -149,7 +155,15 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
         return;
       }
       case 'run':
-        await this.runDocument(session.document);
+        try {
+          await this.runDocument(session.document);
+        } catch (e) {
+          // The editor already shows it (status line, problems list, the node): a notification
+          // would say it a second time. Errors that offer an action (trust, models) still pop up.
+          if (e instanceof vscode.CancellationError) return;
+          if (e instanceof UserFacingError && e.actions.length > 0) throw e;
+          this._log.warn(`Run ${session.document.uri.fsPath}: ${errorMessage(e)}`);
+        }
         return;
       case 'interrupt':
         await this._backend.interrupt();
@@ -280,12 +294,14 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     // A page flushes its last gesture just before it posts `run` (and a title-bar Run may follow
     // a gesture closely): run what the editors show, not the text before their edits landed.
     await Promise.all([...this._sessions].filter((s) => s.document === document).map((s) => s.edits));
+    this.diagnostics.clear(document.uri);
     try {
       await this._runner.run(document, sink);
     } catch (e) {
       // Declining the no-model offer leaves the editor as it was, not in an error state.
       if (e instanceof vscode.CancellationError) sink.status('idle');
-      else sink.status('error', errorMessage(e));
+      // A rejected prompt was already reported node by node.
+      else if (!(e instanceof PromptRejectedError)) sink.status('error', errorMessage(e));
       throw e;
     }
   }
@@ -303,7 +319,10 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
         type: 'executed', node,
         images: images.map((u) => ({ uri: s.panel.webview.asWebviewUri(u).toString(), filename: u.path.split('/').pop() ?? '' })),
       })),
-      error: (message, node, nodeErrors) => each((s) => s.post({ type: 'error', message, node, nodeErrors })),
+      error: (message, node, nodeErrors) => {
+        if (nodeErrors && Object.keys(nodeErrors).length > 0) this.diagnostics.publish(document, nodeErrors, message);
+        each((s) => s.post({ type: 'error', message, node, nodeErrors }));
+      },
     };
   }
 }

@@ -2,7 +2,8 @@
 // move saved images into the workspace, and (like ComfyUI's "control after generate") advance
 // seeds in the document once the prompt is queued.
 import * as vscode from 'vscode';
-import { getCoreSchema } from '../workflow/catalog/catalog';
+import { VIRTUAL_NODE_TYPES, getCoreSchema } from '../workflow/catalog/catalog';
+import { unsupportedNodeErrors } from '../workflow/catalog/support';
 import { detectFormat, parseApiPrompt, parseUiWorkflow } from '../workflow/parse';
 import type { UiWorkflow } from '../workflow/types';
 import { uiToApi } from '../workflow/uiToApi';
@@ -56,6 +57,15 @@ export class WorkflowRunner {
     let workflow: UiWorkflow | undefined;
     if (format === 'ui') {
       workflow = parseUiWorkflow(parsed.value);
+      // Nodes Marble has no code for are named, with the reason, before anything is queued.
+      const unsupported = unsupportedNodeErrors(workflow.nodes, (t) => Object.prototype.hasOwnProperty.call(objectInfo, t), VIRTUAL_NODE_TYPES);
+      if (unsupported) {
+        const n = Object.keys(unsupported).length;
+        const message = `This workflow has ${n === 1 ? 'a node' : `${n} nodes`} Marble cannot run`;
+        sink.status('error', message);
+        sink.error(message, undefined, unsupported as NodeErrors);
+        throw new PromptRejectedError(message, unsupported);
+      }
       const converted = uiToApi(workflow, objectInfo);
       for (const w of converted.warnings) this._log.warn(`Run ${document.uri.fsPath}: ${w}`);
       prompt = converted.prompt;

@@ -254,14 +254,31 @@ describe('graph editor webview (Chromium, shipped CSP)', function () {
     await wv.waitForPosted(1, 'interrupt');
     await wv.page.waitForTimeout(100);
     await wv.page.screenshot({ path: screenshotPath('graph-running.png') });
+    // The run ends: the sampler's latent preview goes, Save Image's output stays.
+    assert.equal(await wv.page.evaluate(() => (window as any).__marble.overlay.imageCount('3')), 1, 'preview while running');
+    await wv.send({ type: 'status', state: 'interrupted' });
+    assert.deepEqual(await wv.page.evaluate(() => [(window as any).__marble.overlay.imageCount('3'), (window as any).__marble.overlay.imageCount('9')]), [0, 1]);
     await wv.send({
       type: 'error', message: 'Prompt outputs failed validation',
       nodeErrors: { 3: { class_type: 'KSampler', errors: [{ type: 'value_bigger_than_max', message: 'Value 20000 bigger than max of 10000', details: 'steps', extra_info: { input_name: 'steps' } }] } },
     });
     await wv.page.locator('#problems').waitFor({ state: 'visible' });
-    assert.equal(await wv.page.locator('#problems li').first().textContent(), 'KSampler (#3) · steps: Value 20000 bigger than max of 10000 (steps)');
-    assert.deepEqual(await wv.page.evaluate(() => (window as any).__marble.overlay.errorsFor('3')), [{ input: 'steps', message: 'Value 20000 bigger than max of 10000: steps' }]);
+    // Said once: on the node, in the list; the status line only says the run failed.
+    assert.deepEqual(await wv.page.locator('#problems li').allTextContents(), ['KSampler (#3) · steps: Value 20000 bigger than max of 10000']);
+    assert.equal(await wv.page.locator('#status').textContent(), 'Failed: 1 problem (below)');
+    assert.deepEqual(await wv.page.evaluate(() => (window as any).__marble.overlay.errorsFor('3')), [{ input: 'steps', message: 'Value 20000 bigger than max of 10000' }]);
     await wv.page.screenshot({ path: screenshotPath('graph-error.png') });
+    // Clicking the problem brings its node into view and selects it.
+    await wv.page.evaluate(() => (window as any).__marble.editor.setView({ offset: [-3000, -3000], scale: 1 }));
+    await wv.page.locator('#problems .problem-link').click();
+    const shown = await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const n = editor.node(3);
+      const [x, y] = editor.canvas.ds.convertOffsetToCanvas([n.pos[0] + n.size[0] / 2, n.pos[1] + n.size[1] / 2]);
+      const c = editor.canvas.canvas as HTMLCanvasElement;
+      return { selected: !!editor.canvas.selected_nodes[3], inside: x > 0 && y > 0 && x < c.clientWidth && y < c.clientHeight };
+    });
+    assert.deepEqual(shown, { selected: true, inside: true });
   });
 
   it('a prompt edits in place: typing then clicking away posts exactly one edit with the text', async () => {

@@ -163,13 +163,35 @@ function nodeTitle(id: string): string {
   return node ? `${node.title} (#${id})` : `#${id}`;
 }
 
-function listProblems(lines: string[]): void {
-  page.problems.replaceChildren(...lines.map((l) => {
+interface Problem { text: string; node?: string }
+
+/** Brings a node into view and selects it (a click on a problem). */
+function revealNode(id: string): void {
+  const node = editor?.node(id);
+  if (!editor || !node) return;
+  editor.canvas.centerOnNode(node);
+  editor.canvas.selectNode(node);
+  editor.canvas.setDirty(true, true);
+}
+
+function listProblems(problems: Problem[]): void {
+  page.problems.replaceChildren(...problems.map((p) => {
     const li = document.createElement('li');
-    li.textContent = l;
+    if (p.node) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'problem-link';
+      b.dataset.node = p.node;
+      b.title = 'Show this node';
+      b.textContent = p.text;
+      b.addEventListener('click', () => revealNode(p.node!));
+      li.append(b);
+    } else {
+      li.textContent = p.text;
+    }
     return li;
   }));
-  page.problems.hidden = lines.length === 0;
+  page.problems.hidden = problems.length === 0;
 }
 
 function onRun(): void {
@@ -204,7 +226,11 @@ function handle(msg: HostToGraph): void {
     case 'tokenCounts': tokenCounts.set(msg.counts, msg.merge); return;
     case 'comboValues': setComboValues(msg.classType, msg.input, msg.values); return;
     case 'parseError': showParseError(msg.message, msg.line, msg.column); return;
-    case 'status': setStatus(msg.state, msg.message); if (msg.state !== 'running') overlay.setRunning(null); return;
+    case 'status':
+      setStatus(msg.state, msg.message);
+      if (msg.state !== 'running') overlay.setRunning(null);
+      if (msg.state === 'done' || msg.state === 'error' || msg.state === 'interrupted') overlay.endRun();
+      return;
     case 'executing':
       overlay.setRunning(msg.node);
       if (msg.node) setStatus('running', `Running ${nodeTitle(msg.node)}`);
@@ -215,25 +241,33 @@ function handle(msg: HostToGraph): void {
       page.progress.setAttribute('value', String(msg.value));
       setStatus('running', `${nodeTitle(msg.node)}: ${msg.value}/${msg.max}`);
       return;
-    case 'preview': overlay.setImages(msg.node, [msg.dataUrl]); return;
+    case 'preview': overlay.setPreview(msg.node, msg.dataUrl); return;
     case 'executed': overlay.setImages(msg.node, msg.images.map((i) => i.uri)); return;
     case 'error': {
-      const lines: string[] = [];
+      // Each problem once: on its node (outline, input line) and in the list, which reveals the
+      // node on click. The status line only says that the run failed.
+      const problems: Problem[] = [];
       if (msg.nodeErrors) {
         overlay.setNodeErrors(msg.nodeErrors);
         for (const [id, entry] of Object.entries(msg.nodeErrors)) {
           for (const e of entry.errors ?? []) {
-            lines.push(`${nodeTitle(id)}${e.extra_info?.input_name ? ` · ${e.extra_info.input_name}` : ''}: ${e.message}${e.details ? ` (${e.details})` : ''}`);
+            const input = e.extra_info?.input_name;
+            const details = e.details && e.details !== input ? ` (${e.details})` : '';
+            problems.push({ node: id, text: `${nodeTitle(id)}${input ? ` · ${input}` : ''}: ${e.message}${details}` });
           }
         }
       }
       if (msg.node) {
         overlay.setNodeError(msg.node, msg.message);
-        lines.push(`${nodeTitle(msg.node)}: ${msg.message}`);
+        problems.push({ node: msg.node, text: `${nodeTitle(msg.node)}: ${msg.message}` });
       }
-      if (!lines.length) lines.push(msg.message);
-      listProblems(lines);
-      setStatus('error', msg.message);
+      if (problems.length === 0) {
+        setStatus('error', msg.message);
+        listProblems([]);
+        return;
+      }
+      listProblems(problems);
+      setStatus('error', problems.length === 1 ? 'Failed: 1 problem (below)' : `Failed: ${problems.length} problems (below)`);
       return;
     }
   }

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { createNodeRegistry } from '../../../src/inference/nodes/registry';
 import type { ModelServices } from '../../../src/inference/nodes/modelServices';
 import type { GetConfig } from '../../../src/inference/nodes/runtimeConfig';
-import { loadCoreCatalog } from '../../../src/workflow/catalog/catalog';
-import { UNSUPPORTED_NODES, unsupportedReason } from '../../../src/workflow/catalog/support';
+import { VIRTUAL_NODE_TYPES, loadCoreCatalog } from '../../../src/workflow/catalog/catalog';
+import { UNSUPPORTED_NODES, unsupportedNodeErrors, unsupportedReason } from '../../../src/workflow/catalog/support';
 
 describe('catalogue support list', () => {
   // Registering definitions touches no model: empty services are enough to list the classes.
@@ -24,5 +24,19 @@ describe('catalogue support list', () => {
     assert.equal(unsupportedReason('LoraLoader', known), 'LoRA: not yet');
     assert.equal(unsupportedReason('KSampler', known), undefined);
     assert.equal(unsupportedReason('SuperCustomUpscaler', known), 'custom node: not installed in Marble');
+  });
+
+  it('names each node that cannot run before anything is queued; muted, bypassed and virtual nodes are skipped', () => {
+    const known = (c: string) => c in catalog;
+    const nodes = [
+      { id: 3, type: 'KSampler', mode: 0 }, { id: 10, type: 'LoraLoader', mode: 0 }, { id: 11, type: 'LoraLoader', mode: 4 },
+      { id: 12, type: 'SuperCustomUpscaler', mode: 0 }, { id: 13, type: 'Note', mode: 0 }, { id: 14, type: 'CLIPTextEncodeSDXL', mode: 2 },
+    ];
+    const errors = unsupportedNodeErrors(nodes, known, VIRTUAL_NODE_TYPES)!;
+    assert.deepEqual(Object.keys(errors), ['10', '12']);
+    assert.equal(errors['10'].class_type, 'LoraLoader');
+    assert.equal(errors['10'].errors[0].message, 'Marble cannot run this node (LoRA: not yet)');
+    assert.equal(errors['12'].errors[0].message, 'Marble cannot run this node (custom node: not installed in Marble)');
+    assert.equal(unsupportedNodeErrors([{ id: 3, type: 'KSampler' }], known, VIRTUAL_NODE_TYPES), undefined);
   });
 });
