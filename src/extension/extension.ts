@@ -103,7 +103,7 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   });
   cmd('marble.showModelsHelp', () => modelOffer.openModelsReadme());
   cmd('marble.showLogs', () => log.show());
-  cmd('marble.openPngAsWorkflow', (arg?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined));
+  cmd('marble.openPngAsWorkflow', (arg?: unknown, target?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined, target instanceof vscode.Uri ? target : undefined));
 
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {

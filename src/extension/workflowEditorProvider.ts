@@ -4,6 +4,8 @@
 // workflow). VS Code then owns undo/redo, dirty state, save, hot exit and split editors.
 import * as vscode from 'vscode';
 import { loadCoreCatalog } from '../workflow/catalog/catalog';
+import { apiToUi } from '../workflow/apiToUi';
+import { detectFormat, parseApiPrompt } from '../workflow/parse';
 import { writeCanonicalWorkflow } from '../workflow/canonicalJson';
 import type { ObjectInfo } from '../workflow/objectInfo';
 import { isGraphMessage, WEBVIEW_PROTOCOL_VERSION, type GraphToHost, type HostToGraph } from '../protocol/webview';
@@ -171,6 +173,9 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
       case 'reopenAsText':
         await vscode.commands.executeCommand('vscode.openWith', session.document.uri, 'default');
         return;
+      case 'convertToWorkflow':
+        await this.convertToWorkflow(session.document);
+        return;
       case 'log':
         this._log[m.level](`[graph webview] ${m.message}`);
         return;
@@ -196,7 +201,8 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
       readOnly: session.document.uri.scheme === 'git',
     });
     const parsed = parseJsonText(text);
-    if (!parsed.ok) session.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
+    // An empty file is a blank canvas (the page draws it), not a syntax error.
+    if (!parsed.ok && text.trim() !== '') session.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
     this._scheduleTokenCounts(session, 0);
   }
 
@@ -287,6 +293,25 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     return true;
   }
 
+  /**
+   * Rewrites an API-format prompt document as a UI workflow with a layout (apiToUi), as one
+   * undoable edit; the open editors then show the graph.
+   */
+  async convertToWorkflow(document: vscode.TextDocument): Promise<void> {
+    const parsed = parseJsonText(document.getText());
+    if (!parsed.ok || detectFormat(parsed.value) !== 'api') {
+      throw new UserFacingError(`Marble: ${document.uri.path.split('/').pop()} is not an API-format prompt, so there is nothing to convert.`);
+    }
+    const { workflow, warnings } = apiToUi(parseApiPrompt(parsed.value), this._session0Catalog(document) ?? loadCoreCatalog());
+    for (const w of warnings) this._log.warn(`Convert ${document.uri.fsPath}: ${w}`);
+    await this.applyWorkflowEdit(document, workflow as unknown as Record<string, unknown>);
+  }
+
+  private _session0Catalog(document: vscode.TextDocument): ObjectInfo | undefined {
+    for (const s of this._sessions) if (s.document === document && Object.keys(s.objectInfo).length) return s.objectInfo;
+    return undefined;
+  }
+
   /** Runs a document; its editors (if open) show the progress and results. */
   async runDocument(document: vscode.TextDocument): Promise<void> {
     if (!this._runner) throw new Error('Workflow runner is not ready');
@@ -318,6 +343,9 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
       executed: (node, images) => each((s) => s.post({
         type: 'executed', node,
         images: images.map((u) => ({ uri: s.panel.webview.asWebviewUri(u).toString(), filename: u.path.split('/').pop() ?? '' })),
+      })),
+      controlledValues: (values) => each((s) => s.post({
+        type: 'controlledValues', values: values.map((v) => ({ node: v.nodeId, widget: v.widget, value: v.value })),
       })),
       error: (message, node, nodeErrors) => {
         if (nodeErrors && Object.keys(nodeErrors).length > 0) this.diagnostics.publish(document, nodeErrors, message);

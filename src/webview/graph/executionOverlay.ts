@@ -12,6 +12,8 @@ export class ExecutionOverlay {
   runningNode: string | null = null;
   private progress = new Map<string, { value: number; max: number }>();
   private images = new Map<string, HTMLImageElement[]>();
+  /** Values the last run used for controlled widgets (seeds), by node id. */
+  private used = new Map<string, { widget: string; value: number }[]>();
   /** Nodes whose images are a sampler's latent preview, dropped when the run ends. */
   private previewNodes = new Set<string>();
   private errors = new Map<string, NodeErrorLine[]>();
@@ -34,6 +36,23 @@ export class ExecutionOverlay {
   setProgress(node: string, value: number, max: number): void {
     this.progress.set(node, { value, max });
     this.redraw();
+  }
+
+  /** The last run's controlled values; replaces the previous run's. */
+  setUsedValues(values: { node: string; widget: string; value: number }[]): void {
+    this.used.clear();
+    for (const v of values) this.used.set(v.node, [...(this.used.get(v.node) ?? []), { widget: v.widget, value: v.value }]);
+    this.redraw();
+  }
+
+  usedValues(node: string): { widget: string; value: number }[] {
+    return this.used.get(node) ?? [];
+  }
+
+  /** The line drawn in a node's title bar for the values its last run used, e.g. "last run: seed 42". */
+  usedLabel(node: string): string | undefined {
+    const used = this.used.get(node);
+    return used?.length ? `last run: ${used.map((u) => `${u.widget} ${u.value}`).join(', ')}` : undefined;
   }
 
   /** A live latent preview on `node`: shown while the run goes on, cleared by endRun(). */
@@ -110,6 +129,16 @@ export class ExecutionOverlay {
       ctx.save();
       ctx.fillStyle = colours.progress;
       ctx.fillRect(0, -2, (w * Math.min(p.value, p.max)) / p.max, 4);
+      ctx.restore();
+    }
+    const usedLabel = this.usedLabel(id);
+    if (usedLabel && !collapsed) {
+      ctx.save();
+      ctx.font = '11px Arial, sans-serif';
+      ctx.textAlign = 'right';
+      ctx.textBaseline = 'middle';
+      ctx.fillStyle = LiteGraph.WIDGET_SECONDARY_TEXT_COLOR;
+      ctx.fillText(usedLabel, w - 8, -titleH / 2);
       ctx.restore();
     }
     if (!collapsed) this.drawImages(id, node, ctx, (errors?.length ?? 0) * 15);

@@ -5,7 +5,7 @@ import '@comfyorg/litegraph/style.css';
 import '@vscode/codicons/dist/codicon.css';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
-import { LGraphEventMode, LiteGraph } from '@comfyorg/litegraph';
+import { LGraphEventMode, LiteGraph, type LGraphNode } from '@comfyorg/litegraph';
 import {
   WEBVIEW_PROTOCOL_VERSION,
   isHostToGraph,
@@ -16,7 +16,7 @@ import {
 import { getVsCodeApi, onHostMessage, patchState } from '../vscodeApi';
 import { GraphEditor, type ViewState } from './graphEditor';
 import { ExecutionOverlay } from './executionOverlay';
-import { registerNodeTypes, type NodeTypeHooks } from './nodeTypes';
+import { CONTROL_WIDGET, registerNodeTypes, type NodeTypeHooks } from './nodeTypes';
 import { registerFrontendNodes } from './frontendNodes';
 import { TokenCounts } from './tokenCounts';
 import type { ObjectInfo } from '../../workflow/objectInfo';
@@ -95,6 +95,18 @@ function ensureEditor(): GraphEditor {
     },
     draft: (node, owner) => { if (owner.name === 'text') postDraft(String(node.id), textareas?.element(owner)?.value ?? ''); },
   });
+  // "Keep seed": the value the last run used goes into the widget (control set to fixed, so it
+  // stays), as one edit. The only way a run's seed reaches the file unless the setting says so.
+  const baseMenu = ed.canvas.getNodeMenuOptions.bind(ed.canvas);
+  ed.canvas.getNodeMenuOptions = (node) => {
+    const items = baseMenu(node);
+    if (readOnly) return items;
+    const keep = overlay.usedValues(String(node.id)).map((u) => ({
+      content: `Keep ${u.widget} ${u.value} (used by the last run)`,
+      callback: () => keepUsedValue(node, u.widget, u.value),
+    }));
+    return (keep.length ? [...keep, null, ...items] : items) as never;
+  };
   ed.canvas.onRender = () => textareas?.beginFrame();
   ed.canvas.onDrawOverlay = () => textareas?.endFrame();
   colours = applyTheme(ed.canvas);
@@ -110,7 +122,18 @@ function ensureEditor(): GraphEditor {
   return ed;
 }
 
-function showParseError(message: string, line?: number, column?: number): void {
+function keepUsedValue(node: LGraphNode, widget: string, value: number): void {
+  const widgets = node.widgets ?? [];
+  const i = widgets.findIndex((w) => w.name === widget);
+  if (i < 0 || !editor) return;
+  widgets[i].value = value;
+  if (widgets[i + 1]?.name === CONTROL_WIDGET) widgets[i + 1].value = 'fixed';
+  editor.scheduleCheck('keep seed');
+  editor.canvas.setDirty(true, true);
+}
+
+function showParseError(message: string, line?: number, column?: number, kind?: 'api'): void {
+  page.convert.hidden = kind !== 'api' || readOnly;
   const where = line && !message.includes(`line ${line}`) ? ` (line ${line}${column ? `, column ${column}` : ''})` : '';
   page.errorMessage.textContent = message + where;
   page.errorView.hidden = false;
@@ -127,7 +150,7 @@ function showGraph(): void {
 function loadText(text: string, isUpdate: boolean): void {
   const parsed = parseWorkflowText(text);
   if (!parsed.ok) {
-    showParseError(parsed.message, parsed.line, parsed.column);
+    showParseError(parsed.message, parsed.line, parsed.column, parsed.kind);
     return;
   }
   const recovering = !page.errorView.hidden;
@@ -225,6 +248,7 @@ function handle(msg: HostToGraph): void {
     case 'update': loadText(msg.text, true); return;
     case 'tokenCounts': tokenCounts.set(msg.counts, msg.merge); return;
     case 'comboValues': setComboValues(msg.classType, msg.input, msg.values); return;
+    case 'controlledValues': overlay.setUsedValues(msg.values); return;
     case 'parseError': showParseError(msg.message, msg.line, msg.column); return;
     case 'status':
       setStatus(msg.state, msg.message);
@@ -288,6 +312,7 @@ function main(): void {
   page.run.addEventListener('click', onRun);
   page.interrupt.addEventListener('click', () => post({ type: 'interrupt' }));
   page.reopen.addEventListener('click', () => post({ type: 'reopenAsText' }));
+  page.convert.addEventListener('click', () => post({ type: 'convertToWorkflow' }));
   setStatus('idle', 'Loading…');
   onHostMessage(isHostToGraph, handle, (x) => {
     // Messages from other sources (extensions of the page itself) are ignored, but typed host
