@@ -1,7 +1,8 @@
 // Where a node (and one of its inputs) sits in a workflow's JSON text, so validation errors can
 // be shown on the right line of the `.workflow.json` (VS Code diagnostics, git diff views). Works
 // on any formatting, not only Marble's canonical one. Pure: no vscode.
-import { findNodeAtLocation, parseTree, type Node as JsonNode } from 'jsonc-parser';
+// The ESM build: the package's UMD `main` requires its parts at run time, which a bundle lacks.
+import { findNodeAtLocation, parseTree, type Node as JsonNode } from 'jsonc-parser/lib/esm/main.js';
 import type { ObjectInfoEntry } from './objectInfo';
 import { widgetNamesFor } from './catalog/widgets';
 

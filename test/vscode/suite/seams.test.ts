@@ -114,16 +114,22 @@ describe('host ↔ webview seams', function () {
       const shown: unknown[] = [];
       const tap = marble._test.tapGraph((u, m) => { if (u.toString() === uri.toString() && m.type === 'controlledValues') shown.push(m.values); });
       const changes = countChanges(uri);
+      const names: string[] = [];
       try {
         for (const expected of [42, 43]) {
           const before = await pngs();
           await marble._test.graphMessage(uri, { type: 'run' });
           const png = await newPng(before);
+          names.push(png.name);
           assert.equal(String(samplerSeed(png.prompt)), String(expected), `run used seed ${expected}`);
           assert.equal(png.workflow.nodes.find((n) => n.id === 3)!.widgets_values![0], expected, 'the PNG\'s workflow records the seed used');
           await waitFor('the run to end', () => !marble.backend.busy, 30_000);
         }
         assert.deepEqual(shown, [[{ node: '3', widget: 'seed', value: 42 }], [{ node: '3', widget: 'seed', value: 43 }]]);
+        // One SaveImage counter, as the CLI counts: ComfyUI_0000N_.png then N+1, never "__1".
+        const counters = names.map((n) => Number(/^ComfyUI_(\d{5})_\.png$/.exec(n)?.[1]));
+        assert.ok(counters.every((c) => c > 0), names.join(', '));
+        assert.equal(counters[1], counters[0]! + 1, names.join(', '));
         await sleep(500);
         assert.equal(changes.count, 0, 'the document was not edited');
         assert.equal(doc.getText(), text);

@@ -13,6 +13,7 @@ export function loadTestFiles(): void {
   require('./seams.test');
   require('./inputs.test');
   require('./demoModel.test');
+  require('./editorFlows.test');
   // Keep last: it leaves editors open for the runner's screenshots.
   require('./showcase.test');
 }
