@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { assetReferenceFor, relativePath } from './assetReference';
+import { nextSaveCounter, parseSaveName, saveName } from '../workflow/saveCounter';
 
 async function exists(uri: vscode.Uri): Promise<boolean> {
   try {
@@ -42,10 +43,27 @@ export async function writeFileAtomically(folder: vscode.Uri, fileName: string, 
   return target;
 }
 
+/**
+ * The name a staged image gets in `folder`: a SaveImage name is renumbered with ComfyUI's
+ * counter over what `folder` holds (the backend counts in its own, emptied, staging folder),
+ * so the second image is `ComfyUI_00002_.png` as the CLI would name it. Other names are kept.
+ */
+export async function workspaceImageName(folder: vscode.Uri, stagedName: string): Promise<string> {
+  const parsed = parseSaveName(stagedName);
+  if (!parsed) return stagedName;
+  let entries: string[] = [];
+  try {
+    entries = (await vscode.workspace.fs.readDirectory(folder)).map(([name]) => name);
+  } catch {
+    // No folder yet: the first image.
+  }
+  return saveName(parsed.filename, nextSaveCounter(entries, parsed.filename, process.platform === 'win32'), parsed.tail);
+}
+
 /** Copies a staged image into `folder` and removes the staged copy. */
 export async function moveIntoWorkspace(staged: vscode.Uri, folder: vscode.Uri): Promise<vscode.Uri> {
   const bytes = await vscode.workspace.fs.readFile(staged);
-  const target = await writeFileAtomically(folder, path.basename(staged.path), bytes);
+  const target = await writeFileAtomically(folder, await workspaceImageName(folder, path.basename(staged.path)), bytes);
   await vscode.workspace.fs.delete(staged).then(undefined, () => undefined);
   return target;
 }

@@ -66,3 +66,40 @@ export function applyControlsAfterQueue<W extends { nodes: NodeLike[] }>(
   }
   return { workflow: out, changes };
 }
+
+/** One value a run used for a widget that has a (non-fixed) control after generate. */
+export interface ControlledValue {
+  nodeId: string;
+  widget: string;
+  value: number;
+}
+
+/**
+ * The values a run of `workflow` uses for widgets whose control is not `fixed` (the seeds a user
+ * may want to keep): what the editor shows on the node after the run.
+ */
+export function controlledValues(
+  workflow: { nodes: NodeLike[] },
+  schemaOf: (classType: string) => ObjectInfoEntry | undefined,
+): ControlledValue[] {
+  const out: ControlledValue[] = [];
+  for (const node of workflow.nodes) {
+    if ((node.mode ?? 0) !== 0 || !Array.isArray(node.widgets_values)) continue;
+    const schema = schemaOf(node.type);
+    if (!schema) continue;
+    const slots = widgetSlotsFor(schema);
+    const values = node.widgets_values;
+    slots.forEach((slot, i) => {
+      if (slot.kind !== 'control_after_generate' || i === 0 || i >= values.length) return;
+      const value = values[i - 1];
+      let mode;
+      try {
+        mode = normaliseControlMode(values[i]);
+      } catch {
+        return;
+      }
+      if (mode !== 'fixed' && typeof value === 'number') out.push({ nodeId: String(node.id), widget: slots[i - 1]!.name, value });
+    });
+  }
+  return out;
+}

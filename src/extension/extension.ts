@@ -159,7 +159,7 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
   cmd('marble.selectBackend', (choice?: unknown) => backendChoice.pick(typeof choice === 'string' ? choice : undefined));
   cmd('marble.setBackendToken', (url?: unknown, token?: unknown) =>
     backendChoice.setToken(typeof url === 'string' ? url : undefined, typeof token === 'string' ? token : undefined));
-  cmd('marble.openPngAsWorkflow', (arg?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined));
+  cmd('marble.openPngAsWorkflow', (arg?: unknown, target?: unknown) => openPngAsWorkflow(arg instanceof vscode.Uri ? arg : undefined, target instanceof vscode.Uri ? target : undefined));
 
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -20,7 +20,8 @@ export async function reportError(log: vscode.LogOutputChannel, context: string,
   log.error(`${context}: ${e instanceof Error && e.stack ? e.stack : message}`);
   const extra = e instanceof UserFacingError ? e.actions : [];
   const choice = await vscode.window.showErrorMessage(
-    e instanceof UserFacingError ? message : `Marble: ${context} failed: ${message}`,
+    // The context is for the log; the user reads the message alone (no internal names).
+    e instanceof UserFacingError || message.startsWith('Marble:') ? message : `Marble: ${message}`,
     ...extra.map((a) => a.title),
     'Show Logs',
   );

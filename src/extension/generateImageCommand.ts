@@ -87,7 +87,8 @@ export async function generateImageCommand(
           executing: (node) => { if (node !== null && last === 0) progress.report({ message: `running node ${node}…` }); },
           progress: (value, max) => {
             const pct = (value / max) * 100;
-            progress.report({ message: `step ${value}/${max}`, increment: Math.max(0, pct - last) });
+            // The status bar's wording ("step 3 of 20"), so both say the same thing.
+            progress.report({ message: `step ${value} of ${max}`, increment: Math.max(0, pct - last) });
             last = pct;
           },
         }],
@@ -102,7 +103,16 @@ export async function generateImageCommand(
       }
       const names = outcome.images.map((u) => vscode.workspace.asRelativePath(u)).join(', ');
       vscode.window.setStatusBarMessage(`$(check) Marble: saved ${names} (seed ${outcome.seed})`, 8000);
+      // Nowhere to insert a link: say where the image went, with a way to it.
+      if (!insertInto && outcome.images.length > 0) void offerSavedImage(outcome.images[0]!, names);
       return outcome;
     },
   );
+}
+
+/** "Saved …" with Open / Reveal, for a generation that had no editor to link the image into. */
+async function offerSavedImage(image: vscode.Uri, names: string): Promise<void> {
+  const choice = await vscode.window.showInformationMessage(`Marble: saved ${names}`, 'Open', 'Reveal in Explorer');
+  if (choice === 'Open') await vscode.commands.executeCommand('vscode.open', image);
+  else if (choice === 'Reveal in Explorer') await vscode.commands.executeCommand('revealInExplorer', image);
 }

@@ -33,6 +33,8 @@ const LAST_SEED_KEY = 'marble.lastSeed';
 
 /** The real generator: default template → API prompt → backend → staged PNG files. */
 export class BackendImageGenerator implements ImageGenerator {
+  /** Log lines already written (notes that would otherwise repeat on every generation). */
+  private readonly _said = new Set<string>();
   constructor(
     private readonly _backend: BackendSupervisor,
     private readonly _settings: MarbleSettings,
@@ -68,7 +70,12 @@ export class BackendImageGenerator implements ImageGenerator {
       const list = objectInfo.CheckpointLoaderSimple?.input.required?.ckpt_name?.[0];
       const substitute = substituteCheckpoint(template, Array.isArray(list) ? list.map(String) : []);
       if (substitute) {
-        this._log.info(`Template checkpoint is not installed; using ${substitute}`);
+        // Said once per substitution, not on every generation.
+        const note = `The workflow's checkpoint is not installed; Generate Image uses ${substitute}`;
+        if (!this._said.has(note)) {
+          this._said.add(note);
+          this._log.info(note);
+        }
         v = { ...v, checkpoint: substitute };
       }
     }

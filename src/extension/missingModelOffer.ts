@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import path from 'node:path';
 import type { BackendSupervisor } from './backend';
-import { checkpointsIn, demoModelDir, headingLine, MODELS_README_HEADING, runModelGenerator } from './demoModelSupport';
+import { checkpointsIn, demoModelDir, runModelGenerator } from './demoModelSupport';
 import { UserFacingError } from './failableCommand';
 import type { MarbleSettings } from './settings';
 import { selectModelsFolder } from './workflowCommands';
@@ -108,16 +108,16 @@ export class MissingModelOffer {
     );
   }
 
-  /** The README shipped with the extension, at its models section (no network needed). */
+  /**
+   * The models guide shipped with the extension (media/docs/models.md: what works, where files
+   * go), as a Markdown preview: a page for users, not the developer README. No network needed.
+   */
   async openModelsReadme(): Promise<void> {
-    const readme = vscode.Uri.joinPath(this._extensionUri, 'README.md');
-    const doc = await vscode.workspace.openTextDocument(readme);
-    const line = headingLine(doc.getText(), MODELS_README_HEADING);
-    const range = new vscode.Range(line, 0, line, 0);
-    await vscode.window.showTextDocument(doc, { selection: range, preview: true });
-    // The preview follows the editor's scroll position, so it opens at the same heading.
-    await vscode.commands.executeCommand('markdown.showPreviewToSide', readme).then(undefined, (e: unknown) => {
-      this._log.warn(`Markdown preview of the README: ${e instanceof Error ? e.message : e}`);
+    const guide = vscode.Uri.joinPath(this._extensionUri, 'media', 'docs', 'models.md');
+    await vscode.commands.executeCommand('markdown.showPreview', guide).then(undefined, async (e: unknown) => {
+      // Without the built-in Markdown extension, the text itself still says it.
+      this._log.warn(`Markdown preview of the models guide: ${e instanceof Error ? e.message : e}`);
+      await vscode.window.showTextDocument(guide, { preview: true });
     });
   }
 }

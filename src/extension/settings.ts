@@ -82,6 +82,11 @@ export class MarbleSettings {
     return vscode.Uri.joinPath(folder.uri, ...p.split(/[\\/]/));
   }
 
+  /** ComfyUI's behaviour (advance seeds in the file after each run) instead of keeping the file as is. */
+  seedControlWritesFile(resource?: vscode.Uri): boolean {
+    return vscode.workspace.getConfiguration(SECTION, resource).get<boolean>('seedControlWritesFile', false) === true;
+  }
+
   previews(): boolean {
     return vscode.workspace.getConfiguration(SECTION).get<boolean>('previews', true) !== false;
   }

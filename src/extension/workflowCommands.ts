@@ -8,11 +8,10 @@ import { writeCanonicalWorkflow } from '../workflow/canonicalJson';
 import { parseApiPrompt, parseUiWorkflow } from '../workflow/parse';
 import { isPng, readPngMetadata } from '../workflow/png';
 import type { UiWorkflow } from '../workflow/types';
-import { freeFileName, writeFileAtomically } from './assetStore';
+import { freeFileName } from './assetStore';
 import { requireTrust, UserFacingError } from './failableCommand';
 import { WORKFLOW_VIEW_TYPE, type WorkflowEditorProvider } from './workflowEditorProvider';
-
-const WORKFLOW_SUFFIX = '.workflow.json';
+import { WORKFLOW_SUFFIX, workflowFilePath } from './workflowFileName';
 
 /** ComfyUI's default graph, in canonical form (what New Workflow starts from). */
 export async function defaultWorkflowText(extensionUri: vscode.Uri): Promise<string> {
@@ -43,7 +42,7 @@ export async function newWorkflow(extensionUri: vscode.Uri, target?: vscode.Uri)
     await vscode.workspace.applyEdit(edit);
     return doc.uri;
   }
-  if (!uri.path.endsWith(WORKFLOW_SUFFIX)) uri = uri.with({ path: uri.path.replace(/(\.json)?$/, WORKFLOW_SUFFIX) });
+  uri = uri.with({ path: workflowFilePath(uri.path) });
   const tmp = uri.with({ path: `${uri.path}.${process.pid}.tmp` });
   await vscode.workspace.fs.writeFile(tmp, Buffer.from(text, 'utf8'));
   await vscode.workspace.fs.rename(tmp, uri, { overwrite: true });
@@ -80,8 +79,12 @@ export function workflowFromPng(bytes: Uint8Array, name: string): UiWorkflow {
   throw new UserFacingError(`Marble: ${name} carries no ComfyUI workflow (no "workflow" or "prompt" text chunk).`);
 }
 
-/** Writes `<name>.workflow.json` next to the PNG (a free name) and opens it in the graph editor. */
-export async function openPngAsWorkflow(uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
+/**
+ * Open as Workflow: asks where to save `<name>.workflow.json` (the workspace folder is offered,
+ * not the PNG's asset folder), writes it and opens it in the graph editor. `target` skips the
+ * question (tests, callers that know). Without a workspace it opens untitled.
+ */
+export async function openPngAsWorkflow(uri?: vscode.Uri, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
   let png = uri instanceof vscode.Uri ? uri : undefined;
   if (!png) {
     const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'PNG images': ['png'] }, title: 'Open PNG as Workflow' });
@@ -91,20 +94,30 @@ export async function openPngAsWorkflow(uri?: vscode.Uri): Promise<vscode.Uri | 
   const name = path.posix.basename(png.path);
   const workflow = workflowFromPng(await vscode.workspace.fs.readFile(png), name);
   const text = writeCanonicalWorkflow(workflow);
-  const folder = vscode.Uri.joinPath(png, '..');
   const base = name.replace(/\.png$/i, '');
-  let target: vscode.Uri;
-  try {
-    target = await writeFileAtomically(folder, `${base}${WORKFLOW_SUFFIX}`, Buffer.from(text, 'utf8'));
-  } catch {
-    // A read-only folder (an extension's examples, a git view): open it untitled instead.
-    target = vscode.Uri.from({ scheme: 'untitled', path: `${base}${WORKFLOW_SUFFIX}` });
-    const edit = new vscode.WorkspaceEdit();
-    edit.insert(target, new vscode.Position(0, 0), text);
-    await vscode.workspace.applyEdit(edit);
+  const folder = vscode.workspace.getWorkspaceFolder(png) ?? vscode.workspace.workspaceFolders?.[0];
+  let dest = target;
+  if (!dest && folder) {
+    dest = await vscode.window.showSaveDialog({
+      defaultUri: await freeFileName(folder.uri, `${base}${WORKFLOW_SUFFIX}`),
+      filters: { 'Marble workflow': ['workflow.json'] },
+      title: `Save the workflow of ${name} as`,
+    });
+    if (!dest) return undefined;
   }
-  await vscode.commands.executeCommand('vscode.openWith', target, WORKFLOW_VIEW_TYPE);
-  return target;
+  if (!dest) {
+    dest = vscode.Uri.from({ scheme: 'untitled', path: `${base}${WORKFLOW_SUFFIX}` });
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(dest, new vscode.Position(0, 0), text);
+    await vscode.workspace.applyEdit(edit);
+  } else {
+    dest = dest.with({ path: workflowFilePath(dest.path) });
+    const tmp = dest.with({ path: `${dest.path}.${process.pid}.tmp` });
+    await vscode.workspace.fs.writeFile(tmp, Buffer.from(text, 'utf8'));
+    await vscode.workspace.fs.rename(tmp, dest, { overwrite: true });
+  }
+  await vscode.commands.executeCommand('vscode.openWith', dest, WORKFLOW_VIEW_TYPE);
+  return dest;
 }
 
 /** Folder picker → `marble.modelsFolders` (user settings: a machine-scoped path). */

@@ -4,12 +4,16 @@
 // workflow). VS Code then owns undo/redo, dirty state, save, hot exit and split editors.
 import * as vscode from 'vscode';
 import { loadCoreCatalog } from '../workflow/catalog/catalog';
+import { apiToUi } from '../workflow/apiToUi';
+import { detectFormat, parseApiPrompt } from '../workflow/parse';
 import { writeCanonicalWorkflow } from '../workflow/canonicalJson';
 import type { ObjectInfo } from '../workflow/objectInfo';
 import { applyComboChanges, modelComboChanges } from './modelListRefresh';
 import { isGraphMessage, WEBVIEW_PROTOCOL_VERSION, type GraphToHost, type HostToGraph } from '../protocol/webview';
 import type { BackendSupervisor } from './backend';
-import { errorMessage, reportError } from './failableCommand';
+import { errorMessage, reportError, UserFacingError } from './failableCommand';
+import { PromptRejectedError } from './backend';
+import { WorkflowDiagnostics } from './workflowDiagnostics';
 import { uploadIntoWidget, type OpenDialog, type UploadHost } from './graphUpload';
 import { withInputFiles } from './inputFolder';
 import { listInputFolder } from './inputUpload';
@@ -33,6 +37,8 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   private _runner: WorkflowRunner | undefined;
   private readonly _tokens = new LazyTokenCounter();
   private readonly _taps = new Set<(uri: vscode.Uri, m: HostToGraph) => void>();
+  /** Validation errors of runs, on the lines of the `.workflow.json` text (Problems panel). */
+  readonly diagnostics = new WorkflowDiagnostics();
   /** The upload button's file picker (a test replaces it). */
   openDialog: OpenDialog = (o) => vscode.window.showOpenDialog(o);
 
@@ -42,7 +48,9 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     private readonly _log: vscode.LogOutputChannel,
     private readonly _imageRoots: () => vscode.Uri[],
     private readonly _settings?: MarbleSettings,
-  ) {}
+  ) {
+    _context.subscriptions.push(this.diagnostics);
+  }
 
   /** What the upload button's handler (graphUpload.ts) needs from this provider. */
   private _uploadHost(): UploadHost {
@@ -168,7 +176,15 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
         return;
       }
       case 'run':
-        await this.runDocument(session.document);
+        try {
+          await this.runDocument(session.document);
+        } catch (e) {
+          // The editor already shows it (status line, problems list, the node): a notification
+          // would say it a second time. Errors that offer an action (trust, models) still pop up.
+          if (e instanceof vscode.CancellationError) return;
+          if (e instanceof UserFacingError && e.actions.length > 0) throw e;
+          this._log.warn(`Run ${session.document.uri.fsPath}: ${errorMessage(e)}`);
+        }
         return;
       case 'interrupt':
         await this._backend.interrupt();
@@ -176,12 +192,20 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
       case 'reopenAsText':
         await vscode.commands.executeCommand('vscode.openWith', session.document.uri, 'default');
         return;
+      case 'convertToWorkflow':
+        await this.convertToWorkflow(session.document);
+        return;
       case 'log':
         this._log[m.level](`[graph webview] ${m.message}`);
         return;
       case 'upload':
         await uploadIntoWidget(this._uploadHost(), session, m.node, m.widget);
         return;
+      case 'promptDraft': {
+        const count = await this._tokens.get();
+        session.post({ type: 'tokenCounts', counts: tokenCountsFor(new Map([[m.node, m.text]]), count), merge: true });
+        return;
+      }
     }
   }
 
@@ -196,7 +220,8 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
       readOnly: session.document.uri.scheme === 'git',
     });
     const parsed = parseJsonText(text);
-    if (!parsed.ok) session.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
+    // An empty file is a blank canvas (the page draws it), not a syntax error.
+    if (!parsed.ok && text.trim() !== '') session.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
     this._scheduleTokenCounts(session, 0);
   }
 
@@ -287,6 +312,25 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     return true;
   }
 
+  /**
+   * Rewrites an API-format prompt document as a UI workflow with a layout (apiToUi), as one
+   * undoable edit; the open editors then show the graph.
+   */
+  async convertToWorkflow(document: vscode.TextDocument): Promise<void> {
+    const parsed = parseJsonText(document.getText());
+    if (!parsed.ok || detectFormat(parsed.value) !== 'api') {
+      throw new UserFacingError(`Marble: ${document.uri.path.split('/').pop()} is not an API-format prompt, so there is nothing to convert.`);
+    }
+    const { workflow, warnings } = apiToUi(parseApiPrompt(parsed.value), this._session0Catalog(document) ?? loadCoreCatalog());
+    for (const w of warnings) this._log.warn(`Convert ${document.uri.fsPath}: ${w}`);
+    await this.applyWorkflowEdit(document, workflow as unknown as Record<string, unknown>);
+  }
+
+  private _session0Catalog(document: vscode.TextDocument): ObjectInfo | undefined {
+    for (const s of this._sessions) if (s.document === document && Object.keys(s.objectInfo).length) return s.objectInfo;
+    return undefined;
+  }
+
   /** Runs a document; its editors (if open) show the progress and results. */
   async runDocument(document: vscode.TextDocument): Promise<void> {
     if (!this._runner) throw new Error('Workflow runner is not ready');
@@ -294,12 +338,14 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
     // A page flushes its last gesture just before it posts `run` (and a title-bar Run may follow
     // a gesture closely): run what the editors show, not the text before their edits landed.
     await Promise.all([...this._sessions].filter((s) => s.document === document).map((s) => s.edits));
+    this.diagnostics.clear(document.uri);
     try {
       await this._runner.run(document, sink);
     } catch (e) {
       // Declining the no-model offer leaves the editor as it was, not in an error state.
       if (e instanceof vscode.CancellationError) sink.status('idle');
-      else sink.status('error', errorMessage(e));
+      // A rejected prompt was already reported node by node.
+      else if (!(e instanceof PromptRejectedError)) sink.status('error', errorMessage(e));
       throw e;
     }
   }
@@ -317,7 +363,13 @@ export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
         type: 'executed', node,
         images: images.map((u) => ({ uri: s.panel.webview.asWebviewUri(u).toString(), filename: u.path.split('/').pop() ?? '' })),
       })),
-      error: (message, node, nodeErrors) => each((s) => s.post({ type: 'error', message, node, nodeErrors })),
+      controlledValues: (values) => each((s) => s.post({
+        type: 'controlledValues', values: values.map((v) => ({ node: v.nodeId, widget: v.widget, value: v.value })),
+      })),
+      error: (message, node, nodeErrors) => {
+        if (nodeErrors && Object.keys(nodeErrors).length > 0) this.diagnostics.publish(document, nodeErrors, message);
+        each((s) => s.post({ type: 'error', message, node, nodeErrors }));
+      },
     };
   }
 }

@@ -61,7 +61,7 @@ export class EditorSession {
     if (!force && text === this.lastText) return;
     this.lastText = text;
     const parsed = parseJsonText(text);
-    if (parsed.ok) this.post({ type: 'update', text });
+    if (parsed.ok || text.trim() === '') this.post({ type: 'update', text });
     else this.post({ type: 'parseError', message: parsed.message, line: parsed.line, column: parsed.column });
   }
 }

@@ -2,14 +2,15 @@
 // move saved images into the workspace, and (like ComfyUI's "control after generate") advance
 // seeds in the document once the prompt is queued.
 import * as vscode from 'vscode';
-import { getCoreSchema } from '../workflow/catalog/catalog';
+import { VIRTUAL_NODE_TYPES, getCoreSchema } from '../workflow/catalog/catalog';
+import { unsupportedNodeErrors } from '../workflow/catalog/support';
 import { detectFormat, parseApiPrompt, parseUiWorkflow } from '../workflow/parse';
 import type { UiWorkflow } from '../workflow/types';
 import { uiToApi } from '../workflow/uiToApi';
 import type { NodeErrors, RunState } from '../protocol/webview';
 import { PromptRejectedError, type BackendSupervisor } from './backend';
 import { moveIntoWorkspace } from './assetStore';
-import { applyControlsAfterQueue } from './controlAfterGenerate';
+import { applyControlsAfterQueue, controlledValues, type ControlledValue } from './controlAfterGenerate';
 import { requireTrust, UserFacingError } from './failableCommand';
 import { PromptRunError, type PromptRun } from './promptRun';
 import type { MarbleSettings } from './settings';
@@ -24,12 +25,21 @@ export interface RunSink {
   preview(node: string, dataUrl: string): void;
   executed(node: string, images: vscode.Uri[]): void;
   error(message: string, node?: string, nodeErrors?: NodeErrors): void;
+  /** The values this run used for controlled widgets (seeds), once it is queued. */
+  controlledValues?(values: ControlledValue[]): void;
 }
 
 /** Writes a changed workflow back into its document as one edit (the editor provider's path). */
 export type WorkflowWriter = (document: vscode.TextDocument, workflow: Record<string, unknown>) => Promise<boolean>;
 
 export class WorkflowRunner {
+  /**
+   * With `marble.seedControlWritesFile` off, the controlled values of each document's next run
+   * live here instead of in the file: `docJson` is the document the advance was computed from,
+   * so any edit to the document (including "Keep seed") starts again from what it shows.
+   */
+  private readonly _nextRun = new Map<string, { docJson: string; workflow: unknown }>();
+
   constructor(
     private readonly _backend: BackendSupervisor,
     private readonly _settings: MarbleSettings,
@@ -54,8 +64,23 @@ export class WorkflowRunner {
     const objectInfo = await this._backend.objectInfo();
     let prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }>;
     let workflow: UiWorkflow | undefined;
+    const key = document.uri.toString();
+    const docJson = JSON.stringify(parsed.value);
+    const writesFile = this._settings.seedControlWritesFile(document.uri);
+    const remembered = this._nextRun.get(key);
+    // What runs: the document, or (file left alone) its values advanced by the previous runs.
+    const source = format === 'ui' && !writesFile && remembered?.docJson === docJson ? remembered.workflow : parsed.value;
     if (format === 'ui') {
-      workflow = parseUiWorkflow(parsed.value);
+      workflow = parseUiWorkflow(source);
+      // Nodes Marble has no code for are named, with the reason, before anything is queued.
+      const unsupported = unsupportedNodeErrors(workflow.nodes, (t) => Object.prototype.hasOwnProperty.call(objectInfo, t), VIRTUAL_NODE_TYPES);
+      if (unsupported) {
+        const n = Object.keys(unsupported).length;
+        const message = `This workflow has ${n === 1 ? 'a node' : `${n} nodes`} Marble cannot run`;
+        sink.status('error', message);
+        sink.error(message, undefined, unsupported as NodeErrors);
+        throw new PromptRejectedError(message, unsupported);
+      }
       const converted = uiToApi(workflow, objectInfo);
       for (const w of converted.warnings) this._log.warn(`Run ${document.uri.fsPath}: ${w}`);
       prompt = converted.prompt;
@@ -89,7 +114,15 @@ export class WorkflowRunner {
       throw e;
     }
     sink.status('running');
-    if (workflow) await this._advanceControls(document, parsed.value as { nodes: [] });
+    if (workflow) {
+      sink.controlledValues?.(controlledValues(workflow, getCoreSchema));
+      if (writesFile) {
+        this._nextRun.delete(key);
+        await this._advanceControls(document, parsed.value as { nodes: [] });
+      } else {
+        this._nextRun.set(key, { docJson, workflow: applyControlsAfterQueue(source as { nodes: [] }, getCoreSchema).workflow });
+      }
+    }
     run.done.then(
       async () => {
         await Promise.all(pending);

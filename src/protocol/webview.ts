@@ -54,7 +54,12 @@ export interface GraphLog { type: 'log'; level: 'debug' | 'info' | 'warn' | 'err
  */
 export interface GraphUpload { type: 'upload'; node: string; widget: string }
 
-export type GraphToHost = GraphReady | GraphEdit | GraphRun | GraphInterrupt | GraphReopenAsText | GraphLog | GraphUpload;
+/** The parse-error view's "Convert to Workflow" (API-format prompt → UI workflow, one edit). */
+export interface GraphConvertToWorkflow { type: 'convertToWorkflow' }
+/** A prompt being typed (not yet committed): the host answers with its token count (`merge`). */
+export interface GraphPromptDraft { type: 'promptDraft'; node: string; text: string }
+
+export type GraphToHost = GraphReady | GraphEdit | GraphRun | GraphInterrupt | GraphReopenAsText | GraphLog | GraphUpload | GraphPromptDraft | GraphConvertToWorkflow;
 
 // Graph editor: host → webview
 
@@ -81,12 +86,20 @@ export interface GraphError { type: 'error'; message: string; node?: string; nod
 
 /** Prompt length per text-encoder node, from the same tokenizer the encoder runs. */
 export interface TokenCount { tokens: number; chunks: number }
-export interface GraphTokenCounts { type: 'tokenCounts'; counts: Record<string, TokenCount> }
+/** `merge`: update only the nodes given (a draft's count), else replace every count. */
+export interface GraphTokenCounts { type: 'tokenCounts'; counts: Record<string, TokenCount>; merge?: boolean }
 /** New option list for one combo input of one node class (e.g. LoadImage's images after an upload). */
 export interface GraphComboValues { type: 'comboValues'; classType: string; input: string; values: string[] }
 
+/**
+ * The values a run used for widgets with a non-fixed control_after_generate (seeds): shown on
+ * the node, with a "Keep seed" action that writes one into the document.
+ */
+export interface GraphControlledValues { type: 'controlledValues'; values: { node: string; widget: string; value: number }[] }
+
 export type HostToGraph =
   | GraphInit
+  | GraphControlledValues
   | GraphTokenCounts
   | GraphComboValues
   | GraphUpdate
@@ -184,9 +197,10 @@ export function isGraphMessage(x: unknown): x is GraphToHost {
   switch (x.type) {
     case 'ready': return isNum(x.version);
     case 'edit': return isObj(x.workflow) && Array.isArray(x.workflow.nodes) && isOptStr(x.label);
-    case 'run': case 'interrupt': case 'reopenAsText': return true;
+    case 'run': case 'interrupt': case 'reopenAsText': case 'convertToWorkflow': return true;
     case 'log': return oneOf(LOG_LEVELS, x.level) && isStr(x.message);
     case 'upload': return isStr(x.node) && x.node.length > 0 && isStr(x.widget) && x.widget.length > 0;
+    case 'promptDraft': return isStr(x.node) && x.node.length > 0 && isStr(x.text);
     default: return false;
   }
 }
@@ -238,8 +252,9 @@ export function isHostToGraph(x: unknown): x is HostToGraph {
     case 'preview': return isStr(x.node) && isStr(x.dataUrl);
     case 'executed': return isStr(x.node) && Array.isArray(x.images) && x.images.every(isImage);
     case 'error': return isStr(x.message) && isOptStr(x.node) && (x.nodeErrors === undefined || isObj(x.nodeErrors));
-    case 'tokenCounts': return isObj(x.counts) && Object.values(x.counts).every((c) => isObj(c) && isNum(c.tokens) && isNum(c.chunks));
+    case 'tokenCounts': return (x.merge === undefined || typeof x.merge === 'boolean') && isObj(x.counts) && Object.values(x.counts).every((c) => isObj(c) && isNum(c.tokens) && isNum(c.chunks));
     case 'comboValues': return isStr(x.classType) && isStr(x.input) && isStrArray(x.values);
+    case 'controlledValues': return Array.isArray(x.values) && x.values.every((v) => isObj(v) && isStr(v.node) && isStr(v.widget) && isNum(v.value));
     default: return false;
   }
 }

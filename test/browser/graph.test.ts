@@ -254,31 +254,105 @@ describe('graph editor webview (Chromium, shipped CSP)', function () {
     await wv.waitForPosted(1, 'interrupt');
     await wv.page.waitForTimeout(100);
     await wv.page.screenshot({ path: screenshotPath('graph-running.png') });
+    // The run ends: the sampler's latent preview goes, Save Image's output stays.
+    assert.equal(await wv.page.evaluate(() => (window as any).__marble.overlay.imageCount('3')), 1, 'preview while running');
+    await wv.send({ type: 'status', state: 'interrupted' });
+    assert.deepEqual(await wv.page.evaluate(() => [(window as any).__marble.overlay.imageCount('3'), (window as any).__marble.overlay.imageCount('9')]), [0, 1]);
     await wv.send({
       type: 'error', message: 'Prompt outputs failed validation',
       nodeErrors: { 3: { class_type: 'KSampler', errors: [{ type: 'value_bigger_than_max', message: 'Value 20000 bigger than max of 10000', details: 'steps', extra_info: { input_name: 'steps' } }] } },
     });
     await wv.page.locator('#problems').waitFor({ state: 'visible' });
-    assert.equal(await wv.page.locator('#problems li').first().textContent(), 'KSampler (#3) · steps: Value 20000 bigger than max of 10000 (steps)');
-    assert.deepEqual(await wv.page.evaluate(() => (window as any).__marble.overlay.errorsFor('3')), [{ input: 'steps', message: 'Value 20000 bigger than max of 10000: steps' }]);
+    // Said once: on the node, in the list; the status line only says the run failed.
+    assert.deepEqual(await wv.page.locator('#problems li').allTextContents(), ['KSampler (#3) · steps: Value 20000 bigger than max of 10000']);
+    assert.equal(await wv.page.locator('#status').textContent(), 'Failed: 1 problem (below)');
+    assert.deepEqual(await wv.page.evaluate(() => (window as any).__marble.overlay.errorsFor('3')), [{ input: 'steps', message: 'Value 20000 bigger than max of 10000' }]);
     await wv.page.screenshot({ path: screenshotPath('graph-error.png') });
+    // Clicking the problem brings its node into view and selects it.
+    await wv.page.evaluate(() => (window as any).__marble.editor.setView({ offset: [-3000, -3000], scale: 1 }));
+    await wv.page.locator('#problems .problem-link').click();
+    const shown = await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const n = editor.node(3);
+      const [x, y] = editor.canvas.ds.convertOffsetToCanvas([n.pos[0] + n.size[0] / 2, n.pos[1] + n.size[1] / 2]);
+      const c = editor.canvas.canvas as HTMLCanvasElement;
+      return { selected: !!editor.canvas.selected_nodes[3], inside: x > 0 && y > 0 && x < c.clientWidth && y < c.clientHeight };
+    });
+    assert.deepEqual(shown, { selected: true, inside: true });
   });
 
-  it('editing a prompt through the multiline widget posts one edit with the new text', async () => {
+  it('a prompt edits in place: typing then clicking away posts exactly one edit with the text', async () => {
     await openDefault();
-    const box = (await wv.page.locator('#graph-canvas').boundingBox())!;
-    // Negative prompt node (id 7) at [413, 389]; its text area starts below the clip slot row.
-    await wv.page.mouse.click(box.x + 413 + 200, box.y + 389 + 80);
-    const textarea = wv.page.locator('.graphdialog textarea');
+    const textarea = wv.page.locator('textarea.marble-textarea[data-node="7"]');
     await textarea.waitFor();
     assert.equal(await textarea.inputValue(), 'text, watermark');
-    await textarea.fill('text, watermark, lowres\nsecond line');
-    await wv.page.locator('.graphdialog button').click();
+    // The textarea lies over the node's text box (node 7 at [413, 389], view at 0,0 scale 1 at 1400 px?
+    // the view may be fitted, so compare with litegraph's own transform).
+    const where = await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const node = editor.graph.getNodeById(7);
+      const w = node.widgets[0];
+      const [x, y] = editor.canvas.ds.convertOffsetToCanvas([node.pos[0] + 15, node.pos[1] + w.y]);
+      const r = document.querySelector('textarea.marble-textarea[data-node="7"]')!.getBoundingClientRect();
+      const c = editor.canvas.canvas.getBoundingClientRect();
+      return { dx: r.left - c.left - x, dy: r.top - c.top - y };
+    });
+    assert.ok(Math.abs(where.dx) < 2 && Math.abs(where.dy) < 2, `textarea over the widget (off by ${where.dx}, ${where.dy})`);
+    await textarea.click();
+    await wv.page.keyboard.press('End');
+    await wv.page.keyboard.type(', lowres');
+    await wv.page.keyboard.press('Enter');
+    await wv.page.keyboard.type('second line');
+    await wv.page.waitForTimeout(150);
+    assert.equal((await edits()).length, 0, 'nothing is written while typing');
+    const drafts = (await wv.posted()).filter((m) => m.type === 'promptDraft');
+    assert.ok(drafts.length >= 1, 'the draft is sent for its token count');
+    assert.deepEqual(drafts.at(-1), { type: 'promptDraft', node: '7', text: 'text, watermark, lowres\nsecond line' });
+    // The host answers with the draft's count; the footer shows it while typing.
+    await wv.send({ type: 'tokenCounts', counts: { 7: { tokens: 7, chunks: 1 } }, merge: true });
+    await wv.page.evaluate(() => (window as any).__marble.editor.canvas.draw(true, true));
+    assert.equal(await wv.page.evaluate(() => (window as any).__marble.editor.node(7).widgets[0].drawnFooter), '7 tokens');
+    // Click away on empty canvas: one edit with the text.
+    const box = (await wv.page.locator('#graph-canvas').boundingBox())!;
+    await wv.page.mouse.click(box.x + 5, box.y + box.height - 5);
     const [edit] = await wv.waitForPosted<{ workflow: Wf }>(1, 'edit');
     await wv.page.waitForTimeout(100);
-    assert.equal((await edits()).length, 1);
+    assert.equal((await edits()).length, 1, 'exactly one edit');
     assert.deepEqual(edit.workflow.nodes.find((n) => n.id === 7)!.widgets_values, ['text, watermark, lowres\nsecond line']);
     assert.deepEqual(edit.workflow.nodes.find((n) => n.id === 6)!.widgets_values, ['beautiful scenery nature glass bottle landscape, , purple galaxy bottle,']);
+    await wv.page.screenshot({ path: screenshotPath('graph-prompt-in-place.png') });
+  });
+
+  it('a prompt commits on Ctrl+Enter; Escape puts the committed text back; Delete stays in the text', async () => {
+    await openDefault();
+    const textarea = wv.page.locator('textarea.marble-textarea[data-node="6"]');
+    await textarea.waitFor();
+    await textarea.click();
+    await wv.page.keyboard.press('Control+a');
+    await wv.page.keyboard.type('a red fox');
+    await wv.page.keyboard.press('Control+Enter');
+    const [first] = await wv.waitForPosted<{ workflow: Wf }>(1, 'edit');
+    assert.deepEqual(first.workflow.nodes.find((n) => n.id === 6)!.widgets_values, ['a red fox']);
+    assert.equal(await wv.page.evaluate(() => document.activeElement?.localName), 'textarea', 'focus stays after Ctrl+Enter');
+    // Delete and Backspace edit the text; they never delete the selected node.
+    await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      editor.canvas.selectNode(editor.graph.getNodeById(6));
+    });
+    await textarea.focus();
+    await wv.page.keyboard.press('Backspace');
+    await wv.page.keyboard.type(' in snow');
+    await wv.page.keyboard.press('Escape');
+    assert.equal(await textarea.inputValue(), 'a red fox', 'Escape restores the committed text');
+    assert.notEqual(await wv.page.evaluate(() => document.activeElement?.localName), 'textarea');
+    await wv.page.waitForTimeout(150);
+    assert.equal((await edits()).length, 1, 'Escape and blur after it write nothing');
+    assert.equal(await wv.page.evaluate(() => (window as any).__marble.editor.graph.nodes.length), 7, 'no node deleted');
+    // An undo from the host (document update) shows in the idle textarea.
+    const undone = structuredClone(first.workflow);
+    undone.nodes.find((n) => n.id === 6)!.widgets_values = ['back again'];
+    await wv.send({ type: 'update', text: JSON.stringify(undone) });
+    await wv.page.waitForFunction(() => (document.querySelector('textarea.marble-textarea[data-node="6"]') as HTMLTextAreaElement | null)?.value === 'back again');
   });
 
   it('delete, paste and the search box each post one edit', async () => {

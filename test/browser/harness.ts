@@ -115,15 +115,60 @@ const DARK_THEME: Record<string, string> = {
   '--vscode-errorForeground': '#f85149',
   '--vscode-button-background': '#0078d4',
   '--vscode-button-foreground': '#ffffff',
+  '--vscode-menu-background': '#1f1f1f',
+  '--vscode-menu-foreground': '#cccccc',
+  '--vscode-menu-selectionBackground': '#0078d4',
+  '--vscode-menu-selectionForeground': '#ffffff',
+  '--vscode-menu-border': '#454545',
+  '--vscode-quickInput-background': '#222222',
+  '--vscode-quickInput-foreground': '#cccccc',
+  '--vscode-widget-shadow': 'rgba(0, 0, 0, 0.36)',
   '--vscode-font-family': 'system-ui, "Ubuntu", "Droid Sans", sans-serif',
   '--vscode-font-size': '13px',
+};
+
+/** A subset of VS Code's Light Modern theme variables. */
+const LIGHT_THEME: Record<string, string> = {
+  '--vscode-editor-background': '#ffffff',
+  '--vscode-foreground': '#3b3b3b',
+  '--vscode-descriptionForeground': '#3b3b3b',
+  '--vscode-editorWidget-background': '#f8f8f8',
+  '--vscode-editorWidget-border': '#c8c8c8',
+  '--vscode-sideBar-background': '#f8f8f8',
+  '--vscode-sideBarSectionHeader-background': '#f8f8f8',
+  '--vscode-editorGroupHeader-tabsBackground': '#f8f8f8',
+  '--vscode-focusBorder': '#005fb8',
+  '--vscode-input-background': '#ffffff',
+  '--vscode-input-border': '#cecece',
+  '--vscode-input-foreground': '#3b3b3b',
+  '--vscode-input-placeholderForeground': '#767676',
+  '--vscode-panel-border': '#e5e5e5',
+  '--vscode-errorForeground': '#f85149',
+  '--vscode-button-background': '#005fb8',
+  '--vscode-button-foreground': '#ffffff',
+  '--vscode-menu-background': '#ffffff',
+  '--vscode-menu-foreground': '#3b3b3b',
+  '--vscode-menu-selectionBackground': '#005fb8',
+  '--vscode-menu-selectionForeground': '#ffffff',
+  '--vscode-menu-border': '#cecece',
+  '--vscode-quickInput-background': '#f8f8f8',
+  '--vscode-quickInput-foreground': '#3b3b3b',
+  '--vscode-widget-shadow': 'rgba(0, 0, 0, 0.16)',
+  '--vscode-font-family': 'system-ui, "Ubuntu", "Droid Sans", sans-serif',
+  '--vscode-font-size': '13px',
+};
+
+export type TestTheme = 'dark' | 'light';
+const THEMES: Record<TestTheme, { vars: Record<string, string>; bodyClass: string }> = {
+  dark: { vars: DARK_THEME, bodyClass: 'vscode-dark' },
+  light: { vars: LIGHT_THEME, bodyClass: 'vscode-light' },
 };
 
 /**
  * Runs in the page before any page script (CDP init scripts are not subject to the page CSP).
  * Kept as a string: tsx's keepNames would inject a `__name` helper the page does not have.
  */
-function initScript(theme: Record<string, string>, initialState: unknown): string {
+function initScript(theme: Record<string, string>, initialState: unknown, bodyClass = 'vscode-dark'): string {
   return `(() => {
   const posted = [];
   const csp = [];
@@ -146,7 +191,7 @@ function initScript(theme: Record<string, string>, initialState: unknown): strin
   });
   document.addEventListener('DOMContentLoaded', () => {
     for (const [k, v] of Object.entries(${JSON.stringify(theme)})) document.documentElement.style.setProperty(k, v);
-    document.body.classList.add('vscode-dark');
+    document.body.classList.add(${JSON.stringify(bodyClass)});
   });
 })();`;
 }
@@ -163,13 +208,16 @@ export interface Webview {
   close(): Promise<void>;
 }
 
-export async function openWebview(browser: Browser, served: Served, kind: WebviewKind, opts: { state?: unknown; width?: number; height?: number } = {}): Promise<Webview> {
+export interface OpenOptions { state?: unknown; width?: number; height?: number; theme?: TestTheme }
+
+export async function openWebview(browser: Browser, served: Served, kind: WebviewKind, opts: OpenOptions = {}): Promise<Webview> {
   const context = await browser.newContext({ viewport: { width: opts.width ?? 1400, height: opts.height ?? 800 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
-  await page.addInitScript(initScript(DARK_THEME, opts.state));
+  const theme = THEMES[opts.theme ?? 'dark'];
+  await page.addInitScript(initScript(theme.vars, opts.state, theme.bodyClass));
   await page.goto(`${served.origin}/${kind}.html`);
   const wv: Webview = {
     page,
@@ -202,7 +250,7 @@ export async function openWebview(browser: Browser, served: Served, kind: Webvie
 
 export interface WebviewPages {
   /** Opens a fresh page of `kind` (see openWebview); it is closed and checked after the test. */
-  open(kind: WebviewKind, opts?: { state?: unknown; width?: number; height?: number }): Promise<Webview>;
+  open(kind: WebviewKind, opts?: OpenOptions): Promise<Webview>;
 }
 
 /**

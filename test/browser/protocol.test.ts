@@ -17,6 +17,9 @@ describe('webview protocol validators', () => {
     assert.equal(isGraphMessage({ type: 'ready', version: WEBVIEW_PROTOCOL_VERSION }), true);
     assert.equal(isGraphMessage({ type: 'edit', workflow: { nodes: [], links: [] }, label: 'move' }), true);
     assert.equal(isGraphMessage({ type: 'reopenAsText' }), true);
+    assert.equal(isGraphMessage({ type: 'promptDraft', node: '6', text: 'a cat' }), true);
+    assert.equal(isGraphMessage({ type: 'promptDraft', node: '', text: 'a cat' }), false, 'draft without a node');
+    assert.equal(isGraphMessage({ type: 'promptDraft', node: '6', text: 3 }), false, 'draft text must be a string');
     assert.equal(isGraphMessage({ type: 'edit', workflow: { links: [] } }), false, 'edit without nodes[]');
     assert.equal(isGraphMessage({ type: 'edit', workflow: '{"nodes":[]}' }), false, 'edit as text');
     assert.equal(isGraphMessage({ type: 'log', level: 'fatal', message: 'x' }), false);
@@ -93,11 +96,13 @@ describe('parseWorkflowText', () => {
     const api = parseWorkflowText('{"3": {"class_type": "KSampler", "inputs": {}}}');
     assert.equal(api.ok, false);
     if (!api.ok) assert.match(api.message, /API-format prompt/);
+    if (!api.ok) assert.equal(api.kind, 'api', 'the page offers Convert to workflow');
     const arr = parseWorkflowText('[1, 2]');
     if (!arr.ok) assert.equal(arr.message, 'Expected a workflow object at the top level, got an array.');
     assert.equal(arr.ok, false);
+    // An empty file is a blank canvas, not an error.
     const empty = parseWorkflowText('  \n');
-    assert.equal(empty.ok, false);
+    assert.deepEqual(empty, { ok: true, workflow: { last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [], config: {}, extra: {}, version: 0.4 } });
     const noNodes = parseWorkflowText('{"links": []}');
     if (!noNodes.ok) assert.equal(noNodes.message, "Not a ComfyUI workflow: the top-level 'nodes' array is missing.");
   });

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { nextSaveCounter } from '../../workflow/saveCounter';
 
 export interface SaveImagePath {
   /** Absolute folder the files go into (created when missing). */
@@ -81,16 +82,7 @@ export async function getSaveImagePath(
   if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
     throw new Error(`${inputName}: '${filenamePrefix}' leads outside the output folder ${path.resolve(outputDir)} through a symbolic link`);
   }
-  const caseFold = process.platform === 'win32' ? (s: string) => s.toLowerCase() : (s: string) => s;
-  let counter = 1;
-  for (const entry of entries) {
-    // ComfyUI's map_filename: the name is `<filename>_` then digits up to the next `_`.
-    const head = entry.slice(0, filename.length + 1);
-    if (caseFold(head.slice(0, -1)) !== caseFold(filename) || head.at(-1) !== '_') continue;
-    const digits = entry.slice(filename.length + 1).split('_')[0];
-    const n = /^\d+$/.test(digits) ? Number(digits) : 0;
-    counter = Math.max(counter, n + 1);
-  }
+  const counter = nextSaveCounter(entries, filename, process.platform === 'win32');
   const subfolder = subfolderNative.split(path.sep).join('/');
   return { fullOutputFolder: full, filename, counter, subfolder, filenamePrefix: prefix };
 }

@@ -43,6 +43,9 @@ export class GraphEditor {
     this.canvas.show_info = false;
     // litegraph outlines the canvas size in graph space, a stray box once the view is zoomed.
     this.canvas.render_canvas_border = false;
+    // litegraph drops titles and widget text below 0.6; ComfyUI's SDXL example fitted into a
+    // 1400×900 editor sits at 0.42, where titles still read, so keep them drawn down to 0.4.
+    this.canvas.low_quality_zoom_threshold = 0.4;
     this.hookChanges();
   }
 
@@ -189,7 +192,12 @@ export class GraphEditor {
     window.addEventListener('pointerup', release, true);
     window.addEventListener('pointercancel', release, true);
     window.addEventListener('blur', () => { if (this.pointerDown) release(); });
-    window.addEventListener('keyup', () => this.scheduleCheck('key'), true);
+    // Typing in a prompt's textarea changes nothing until it commits (it notifies on its own).
+    window.addEventListener('keyup', (e) => {
+      const t = e.target as HTMLElement | null;
+      if (t?.localName === 'textarea' && t.classList.contains('marble-textarea')) return;
+      this.scheduleCheck('key');
+    }, true);
     el.addEventListener('wheel', () => this.cb.onViewChanged(this.view()), { passive: true });
     el.addEventListener('keydown', (e) => {
       if (!(e.ctrlKey || e.metaKey) || e.shiftKey || e.altKey) return;

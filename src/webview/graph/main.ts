@@ -5,7 +5,7 @@ import '@comfyorg/litegraph/style.css';
 import '@vscode/codicons/dist/codicon.css';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
-import { LGraphEventMode, LiteGraph } from '@comfyorg/litegraph';
+import { LGraphEventMode, LiteGraph, type LGraphNode } from '@comfyorg/litegraph';
 import {
   WEBVIEW_PROTOCOL_VERSION,
   isHostToGraph,
@@ -16,11 +16,14 @@ import {
 import { getVsCodeApi, onHostMessage, patchState } from '../vscodeApi';
 import { GraphEditor, type ViewState } from './graphEditor';
 import { ExecutionOverlay } from './executionOverlay';
-import { registerNodeTypes, type NodeTypeHooks } from './nodeTypes';
+import { CONTROL_WIDGET, registerNodeTypes, type NodeTypeHooks } from './nodeTypes';
+import { registerFrontendNodes } from './frontendNodes';
 import { TokenCounts } from './tokenCounts';
 import type { ObjectInfo } from '../../workflow/objectInfo';
 import { applyTheme, readThemeColours, watchTheme, type ThemeColours } from './theme';
 import { parseWorkflowText } from './workflowText';
+import { PromptTextareas } from './promptTextareas';
+import { markUnsupportedInSearch } from './searchMarks';
 import { buildGraphPage, type GraphPage } from './page';
 
 interface GraphViewStateStore { view?: ViewState }
@@ -35,6 +38,20 @@ let readOnly = false;
 const overlay = new ExecutionOverlay(() => colours, () => editor?.canvas.setDirty(true, false));
 const tokenCounts = new TokenCounts(() => editor?.canvas.setDirty(true, false));
 let objectInfo: ObjectInfo = {};
+let textareas: PromptTextareas | undefined;
+/** Typing recounts a prompt's tokens at most this often (the host holds the tokenizer). */
+const DRAFT_INTERVAL_MS = 100;
+let draftTimer: ReturnType<typeof setTimeout> | undefined;
+let pendingDraft: { node: string; text: string } | undefined;
+
+function postDraft(node: string, text: string): void {
+  pendingDraft = { node, text };
+  draftTimer ??= setTimeout(() => {
+    draftTimer = undefined;
+    if (pendingDraft) post({ type: 'promptDraft', ...pendingDraft });
+    pendingDraft = undefined;
+  }, DRAFT_INTERVAL_MS);
+}
 
 const nodeHooks: NodeTypeHooks = {
   widgetChanged: () => editor?.scheduleCheck('widget'),
@@ -46,6 +63,7 @@ const nodeHooks: NodeTypeHooks = {
   // The host picks the file and sets the widget as one document edit; nothing changes here.
   upload: (node, input) => { if (!readOnly) post({ type: 'upload', node: String(node.id), widget: input }); },
   footer: (node, widget) => tokenCounts.footer(String(node.id), widget),
+  textareas: () => textareas,
 };
 
 /** A combo's option list changed (files added to the input folder): future and present nodes. */
@@ -69,6 +87,28 @@ function ensureEditor(): GraphEditor {
     onViewChanged: (view) => patchState(vscode, { view }),
   });
   editor = ed;
+  textareas = new PromptTextareas(page.canvasHost, () => ed.canvas, {
+    // The widget has told its node (owner.committed); this names the gesture and redraws.
+    commit: () => {
+      ed.scheduleCheck('prompt');
+      ed.canvas.setDirty(true, false);
+    },
+    draft: (node, owner) => { if (owner.name === 'text') postDraft(String(node.id), textareas?.element(owner)?.value ?? ''); },
+  });
+  // "Keep seed": the value the last run used goes into the widget (control set to fixed, so it
+  // stays), as one edit. The only way a run's seed reaches the file unless the setting says so.
+  const baseMenu = ed.canvas.getNodeMenuOptions.bind(ed.canvas);
+  ed.canvas.getNodeMenuOptions = (node) => {
+    const items = baseMenu(node);
+    if (readOnly) return items;
+    const keep = overlay.usedValues(String(node.id)).map((u) => ({
+      content: `Keep ${u.widget} ${u.value} (used by the last run)`,
+      callback: () => keepUsedValue(node, u.widget, u.value),
+    }));
+    return (keep.length ? [...keep, null, ...items] : items) as never;
+  };
+  ed.canvas.onRender = () => textareas?.beginFrame();
+  ed.canvas.onDrawOverlay = () => textareas?.endFrame();
   colours = applyTheme(ed.canvas);
   watchTheme(() => { colours = applyTheme(ed.canvas); });
   const fit = () => {
@@ -78,11 +118,22 @@ function ensureEditor(): GraphEditor {
   new ResizeObserver(fit).observe(page.canvasHost);
   fit();
   // Test and debugging handle; the page has no other way in.
-  (window as unknown as { __marble: unknown }).__marble = { editor: ed, overlay, tokenCounts };
+  (window as unknown as { __marble: unknown }).__marble = { editor: ed, overlay, tokenCounts, textareas };
   return ed;
 }
 
-function showParseError(message: string, line?: number, column?: number): void {
+function keepUsedValue(node: LGraphNode, widget: string, value: number): void {
+  const widgets = node.widgets ?? [];
+  const i = widgets.findIndex((w) => w.name === widget);
+  if (i < 0 || !editor) return;
+  widgets[i].value = value;
+  if (widgets[i + 1]?.name === CONTROL_WIDGET) widgets[i + 1].value = 'fixed';
+  editor.scheduleCheck('keep seed');
+  editor.canvas.setDirty(true, true);
+}
+
+function showParseError(message: string, line?: number, column?: number, kind?: 'api'): void {
+  page.convert.hidden = kind !== 'api' || readOnly;
   const where = line && !message.includes(`line ${line}`) ? ` (line ${line}${column ? `, column ${column}` : ''})` : '';
   page.errorMessage.textContent = message + where;
   page.errorView.hidden = false;
@@ -99,7 +150,7 @@ function showGraph(): void {
 function loadText(text: string, isUpdate: boolean): void {
   const parsed = parseWorkflowText(text);
   if (!parsed.ok) {
-    showParseError(parsed.message, parsed.line, parsed.column);
+    showParseError(parsed.message, parsed.line, parsed.column, parsed.kind);
     return;
   }
   const recovering = !page.errorView.hidden;
@@ -109,7 +160,8 @@ function loadText(text: string, isUpdate: boolean): void {
     if (isUpdate && !recovering) ed.applyUpdate(parsed.workflow);
     else {
       const { missingTypes } = ed.load(parsed.workflow, isUpdate ? undefined : vscode.getState()?.view);
-      if (missingTypes.length) setStatus('idle', `Unknown node types: ${missingTypes.join(', ')}`);
+      // Kept as they are and written back untouched, but Marble has no code for them.
+      if (missingTypes.length) setStatus('idle', `Custom nodes Marble does not have (kept, cannot run): ${missingTypes.join(', ')}`);
     }
   } catch (e) {
     showParseError(`This workflow could not be drawn: ${e instanceof Error ? e.message : String(e)}`);
@@ -134,13 +186,35 @@ function nodeTitle(id: string): string {
   return node ? `${node.title} (#${id})` : `#${id}`;
 }
 
-function listProblems(lines: string[]): void {
-  page.problems.replaceChildren(...lines.map((l) => {
+interface Problem { text: string; node?: string }
+
+/** Brings a node into view and selects it (a click on a problem). */
+function revealNode(id: string): void {
+  const node = editor?.node(id);
+  if (!editor || !node) return;
+  editor.canvas.centerOnNode(node);
+  editor.canvas.selectNode(node);
+  editor.canvas.setDirty(true, true);
+}
+
+function listProblems(problems: Problem[]): void {
+  page.problems.replaceChildren(...problems.map((p) => {
     const li = document.createElement('li');
-    li.textContent = l;
+    if (p.node) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'problem-link';
+      b.dataset.node = p.node;
+      b.title = 'Show this node';
+      b.textContent = p.text;
+      b.addEventListener('click', () => revealNode(p.node!));
+      li.append(b);
+    } else {
+      li.textContent = p.text;
+    }
     return li;
   }));
-  page.problems.hidden = lines.length === 0;
+  page.problems.hidden = problems.length === 0;
 }
 
 function onRun(): void {
@@ -164,6 +238,7 @@ function handle(msg: HostToGraph): void {
       readOnly = !!msg.readOnly;
       objectInfo = msg.objectInfo;
       const count = registerNodeTypes(msg.objectInfo, nodeHooks);
+      registerFrontendNodes(nodeHooks);
       post({ type: 'log', level: 'debug', message: `registered ${count} node types` });
       setStatus('idle', 'Ready');
       loadText(msg.text, false);
@@ -171,10 +246,15 @@ function handle(msg: HostToGraph): void {
       return;
     }
     case 'update': loadText(msg.text, true); return;
-    case 'tokenCounts': tokenCounts.set(msg.counts); return;
+    case 'tokenCounts': tokenCounts.set(msg.counts, msg.merge); return;
     case 'comboValues': setComboValues(msg.classType, msg.input, msg.values); return;
+    case 'controlledValues': overlay.setUsedValues(msg.values); return;
     case 'parseError': showParseError(msg.message, msg.line, msg.column); return;
-    case 'status': setStatus(msg.state, msg.message); if (msg.state !== 'running') overlay.setRunning(null); return;
+    case 'status':
+      setStatus(msg.state, msg.message);
+      if (msg.state !== 'running') overlay.setRunning(null);
+      if (msg.state === 'done' || msg.state === 'error' || msg.state === 'interrupted') overlay.endRun();
+      return;
     case 'executing':
       overlay.setRunning(msg.node);
       if (msg.node) setStatus('running', `Running ${nodeTitle(msg.node)}`);
@@ -185,25 +265,33 @@ function handle(msg: HostToGraph): void {
       page.progress.setAttribute('value', String(msg.value));
       setStatus('running', `${nodeTitle(msg.node)}: ${msg.value}/${msg.max}`);
       return;
-    case 'preview': overlay.setImages(msg.node, [msg.dataUrl]); return;
+    case 'preview': overlay.setPreview(msg.node, msg.dataUrl); return;
     case 'executed': overlay.setImages(msg.node, msg.images.map((i) => i.uri)); return;
     case 'error': {
-      const lines: string[] = [];
+      // Each problem once: on its node (outline, input line) and in the list, which reveals the
+      // node on click. The status line only says that the run failed.
+      const problems: Problem[] = [];
       if (msg.nodeErrors) {
         overlay.setNodeErrors(msg.nodeErrors);
         for (const [id, entry] of Object.entries(msg.nodeErrors)) {
           for (const e of entry.errors ?? []) {
-            lines.push(`${nodeTitle(id)}${e.extra_info?.input_name ? ` · ${e.extra_info.input_name}` : ''}: ${e.message}${e.details ? ` (${e.details})` : ''}`);
+            const input = e.extra_info?.input_name;
+            const details = e.details && e.details !== input ? ` (${e.details})` : '';
+            problems.push({ node: id, text: `${nodeTitle(id)}${input ? ` · ${input}` : ''}: ${e.message}${details}` });
           }
         }
       }
       if (msg.node) {
         overlay.setNodeError(msg.node, msg.message);
-        lines.push(`${nodeTitle(msg.node)}: ${msg.message}`);
+        problems.push({ node: msg.node, text: `${nodeTitle(msg.node)}: ${msg.message}` });
       }
-      if (!lines.length) lines.push(msg.message);
-      listProblems(lines);
-      setStatus('error', msg.message);
+      if (problems.length === 0) {
+        setStatus('error', msg.message);
+        listProblems([]);
+        return;
+      }
+      listProblems(problems);
+      setStatus('error', problems.length === 1 ? 'Failed: 1 problem (below)' : `Failed: ${problems.length} problems (below)`);
       return;
     }
   }
@@ -220,9 +308,11 @@ function drawModeShade(mode: number, size: ArrayLike<number>, ctx: CanvasRenderi
 
 function main(): void {
   page = buildGraphPage(document.getElementById('app') ?? document.body);
+  markUnsupportedInSearch();
   page.run.addEventListener('click', onRun);
   page.interrupt.addEventListener('click', () => post({ type: 'interrupt' }));
   page.reopen.addEventListener('click', () => post({ type: 'reopenAsText' }));
+  page.convert.addEventListener('click', () => post({ type: 'convertToWorkflow' }));
   setStatus('idle', 'Loading…');
   onHostMessage(isHostToGraph, handle, (x) => {
     // Messages from other sources (extensions of the page itself) are ignored, but typed host

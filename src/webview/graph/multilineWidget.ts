@@ -1,15 +1,18 @@
-// litegraph has no multiline text widget (ComfyUI overlays a DOM textarea). This one is drawn on
-// the canvas (wrapped, clipped text) and edits through litegraph's own textarea prompt, which is
-// CSP-safe. The prompt's callback fires no litegraph change hook, so it notifies the editor itself.
+// litegraph has no multiline text widget. As in ComfyUI, the text is edited in place in a
+// textarea laid over the node (promptTextareas.ts); the canvas draws the box, the token-count
+// footer and, where no textarea is shown (zoomed far out, read-only), the wrapped text itself.
 
 import type { LGraphNode, LGraphCanvas } from '@comfyorg/litegraph';
 import { LiteGraph } from '@comfyorg/litegraph';
+import { MIN_TEXTAREA_SCALE, type PromptTextareas } from './promptTextareas';
 
 export interface MultilineHooks {
   widgetChanged(node: LGraphNode, name: string): void;
   canvas(): LGraphCanvas | undefined;
   /** Text for the widget's bottom line (a prompt's token count), or undefined for none. */
   footer?(node: LGraphNode, widget: string): string | undefined;
+  /** The in-place editors; without them the text is drawn and edited through litegraph's prompt. */
+  textareas?(): PromptTextareas | undefined;
 }
 
 export interface MultilineWidget {
@@ -24,6 +27,7 @@ export interface MultilineWidget {
   draw(ctx: CanvasRenderingContext2D, node: LGraphNode, width: number, y: number, height: number): void;
   computeLayoutSize(): { minHeight: number; maxHeight: number; minWidth: number };
   mouse(e: PointerEvent, pos: [number, number], node: LGraphNode): boolean;
+  committed(node: LGraphNode): void;
 }
 
 const MARGIN = 15;
@@ -68,6 +72,9 @@ export function createMultilineWidget(name: string, value: string, hooks: Multil
       this.drawnFooter = footer;
       const h = Math.max(LINE_HEIGHT + 2 * PAD + (footer ? FOOTER_HEIGHT : 0), (this.computedHeight ?? 60) - 4);
       const w = width - 2 * MARGIN;
+      // A linked input (widget converted to a socket) takes its value from the link: not editable.
+      const linked = node.inputs?.some((i) => i.name === name && i.link != null) ?? false;
+      const inPlace = hooks.textareas?.()?.place(node, this, MARGIN, y, w, h - (footer ? FOOTER_HEIGHT : 0), !linked) ?? false;
       ctx.save();
       ctx.fillStyle = LiteGraph.WIDGET_BGCOLOR;
       ctx.strokeStyle = LiteGraph.WIDGET_OUTLINE_COLOR;
@@ -78,9 +85,9 @@ export function createMultilineWidget(name: string, value: string, hooks: Multil
       ctx.clip();
       ctx.font = '12px Arial, sans-serif';
       ctx.textBaseline = 'top';
-      const text = String(this.value ?? '');
+      const text = inPlace ? '' : String(this.value ?? '');
       ctx.fillStyle = text ? LiteGraph.WIDGET_TEXT_COLOR : LiteGraph.WIDGET_SECONDARY_TEXT_COLOR;
-      const lines = text ? wrapText(ctx, text, w - 2 * PAD) : [name];
+      const lines = inPlace ? [] : text ? wrapText(ctx, text, w - 2 * PAD) : [name];
       // The footer keeps its own strip, so long prompts never run under the count.
       const textH = h - 2 * PAD - (footer ? FOOTER_HEIGHT : 0);
       const maxLines = Math.max(1, Math.floor(textH / LINE_HEIGHT));
@@ -94,13 +101,28 @@ export function createMultilineWidget(name: string, value: string, hooks: Multil
       }
       ctx.restore();
     },
+    committed(node) {
+      hooks.widgetChanged(node, name);
+    },
     computeLayoutSize() {
       return { minHeight: 60, maxHeight: 1_000_000, minWidth: 200 };
     },
     mouse(e, _pos, node) {
       if (e.type !== 'pointerdown') return false;
+      // Over the textarea the pointer never reaches the canvas. A click on the drawn text
+      // (zoomed far out) zooms in around it and puts the cursor in its textarea.
+      const layer = hooks.textareas?.();
       const canvas = hooks.canvas();
       if (!canvas) return false;
+      if (layer && !canvas.read_only) {
+        if (canvas.ds.scale < MIN_TEXTAREA_SCALE) {
+          const r = canvas.canvas.getBoundingClientRect();
+          canvas.ds.changeScale(1, [e.clientX - r.left, e.clientY - r.top]);
+        }
+        canvas.draw(true, true);
+        layer.element(this)?.focus();
+        return true;
+      }
       canvas.prompt(name, this.value, (v: unknown) => {
         const next = String(v ?? '');
         if (next === this.value) return;

@@ -7,6 +7,7 @@
 import { LiteGraph, LGraphNode, type LGraphCanvas, type IWidget } from '@comfyorg/litegraph';
 import type { InputOptions, InputSpec, ObjectInfo, ObjectInfoEntry } from '../../workflow/objectInfo';
 import { createMultilineWidget } from './multilineWidget';
+import type { PromptTextareas } from './promptTextareas';
 
 export const SEED_CONTROL_VALUES = ['fixed', 'increment', 'decrement', 'randomize'] as const;
 export const CONTROL_WIDGET = 'control_after_generate';
@@ -22,6 +23,8 @@ export interface NodeTypeHooks {
   upload?(node: LGraphNode, input: string): void;
   /** A note drawn under a multiline widget's text, e.g. a prompt's token count. */
   footer?(node: LGraphNode, widget: string): string | undefined;
+  /** In-place editors of multiline STRING widgets. */
+  textareas?(): PromptTextareas | undefined;
 }
 
 const noop = () => {};

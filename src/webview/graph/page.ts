@@ -14,6 +14,8 @@ export interface GraphPage {
   errorView: HTMLElement;
   errorMessage: HTMLElement;
   reopen: HTMLElement;
+  /** Shown for API-format prompts: writes the UI format (with a layout) as one edit. */
+  convert: HTMLElement;
 }
 
 export function buildGraphPage(root: HTMLElement): GraphPage {
@@ -25,14 +27,15 @@ export function buildGraphPage(root: HTMLElement): GraphPage {
   const canvasHost = h('main', { id: 'canvas-host' }, canvas);
   const problems = h('ul', { id: 'problems', hidden: true, 'aria-label': 'Validation errors' });
   const errorMessage = h('pre', { id: 'error-message' });
-  const reopen = h('vscode-button', { id: 'reopen', icon: 'go-to-file' }, 'Reopen as Text');
+  const reopen = h('vscode-button', { id: 'reopen', icon: 'go-to-file', secondary: true }, 'Reopen as Text');
+  const convert = h('vscode-button', { id: 'convert', icon: 'type-hierarchy', hidden: true, title: 'Rewrite this file as a ComfyUI workflow with a layout (one undoable edit)' }, 'Convert to Workflow');
   const errorView = h('section', { id: 'error-view', hidden: true, role: 'alert' },
     h('h2', {}, 'This file cannot be shown as a workflow graph'),
     errorMessage,
     h('p', {}, 'Fix the text, or open it in the text editor:'),
-    reopen,
+    h('div', { class: 'error-actions' }, convert, reopen),
   );
   const toolbar = h('header', { id: 'toolbar' }, run, interrupt, status, progress);
   root.replaceChildren(toolbar, canvasHost, problems, errorView);
-  return { run, interrupt, status, progress, canvasHost, canvas, problems, errorView, errorMessage, reopen };
+  return { run, interrupt, status, progress, canvasHost, canvas, problems, errorView, errorMessage, reopen, convert };
 }

@@ -2,7 +2,7 @@
 // read from the computed style and written into litegraph's colour globals. VS Code swaps the
 // variables on a theme change (and the body class), so a MutationObserver re-applies them.
 
-import { LiteGraph, type LGraphCanvas } from '@comfyorg/litegraph';
+import { LiteGraph, LGraphCanvas } from '@comfyorg/litegraph';
 
 type Globals = Record<string, unknown>;
 
@@ -19,6 +19,29 @@ const GLOBAL_VARS: [string, string[]][] = [
   ['WIDGET_TEXT_COLOR', ['--vscode-input-foreground', '--vscode-foreground']],
   ['WIDGET_SECONDARY_TEXT_COLOR', ['--vscode-input-placeholderForeground', '--vscode-descriptionForeground']],
 ];
+
+/**
+ * Link and slot colours by type, ComfyUI's own (ComfyUI_frontend src/assets/palettes/dark.json
+ * and light.json, `node_slot`): a ComfyUI user reads the graph by these colours. The light set
+ * is darker so links stay visible on a light editor background.
+ */
+export const SLOT_COLOURS: Record<'dark' | 'light', Record<string, string>> = {
+  dark: {
+    CLIP: '#FFD500', CLIP_VISION: '#A8DADC', CLIP_VISION_OUTPUT: '#ad7452', CONDITIONING: '#FFA931',
+    CONTROL_NET: '#6EE7B7', IMAGE: '#64B5F6', LATENT: '#FF9CF9', MASK: '#81C784', MODEL: '#B39DDB',
+    STYLE_MODEL: '#C2FFAE', VAE: '#FF6E6E', NOISE: '#B0B0B0', GUIDER: '#66FFFF', SAMPLER: '#ECB4B4',
+    SIGMAS: '#CDFFCD', TAESD: '#DCC274',
+  },
+  light: {
+    CLIP: '#FFA726', CLIP_VISION: '#5C6BC0', CLIP_VISION_OUTPUT: '#8D6E63', CONDITIONING: '#EF5350',
+    CONTROL_NET: '#66BB6A', IMAGE: '#42A5F5', LATENT: '#AB47BC', MASK: '#9CCC65', MODEL: '#7E57C2',
+    STYLE_MODEL: '#D4E157', VAE: '#FF7043', NOISE: '#B0B0B0', GUIDER: '#66FFFF', SAMPLER: '#ECB4B4',
+    SIGMAS: '#CDFFCD', TAESD: '#DCC274',
+  },
+};
+
+/** Untyped links (INT, STRING, …): ComfyUI's LINK_COLOR per palette. */
+const DEFAULT_LINK: Record<'dark' | 'light', string> = { dark: '#9A9', light: '#4CAF50' };
 
 const DEFAULTS: Globals = {};
 const defaultGrid = new WeakMap<LGraphCanvas, string>();
@@ -56,14 +79,30 @@ export function applyTheme(canvas: LGraphCanvas, el: Element = document.document
     if (!(key in DEFAULTS)) DEFAULTS[key] = globals[key];
     globals[key] = cssVar(style, vars) ?? DEFAULTS[key];
   }
+  // The canvas copied this global when it was built; later theme changes must reach it too.
+  canvas.node_title_color = String(globals.NODE_TITLE_COLOR);
   const colours = readThemeColours(el);
   if (!defaultGrid.has(canvas)) defaultGrid.set(canvas, canvas.background_image);
   if (colours.background) canvas.clear_background_color = colours.background;
   // The stock grid image is tuned for a dark background; on light themes it reads as noise.
-  const light = document.body.classList.contains('vscode-light') || document.body.classList.contains('vscode-high-contrast-light');
+  const light = isLightTheme();
   canvas.background_image = light ? '' : defaultGrid.get(canvas) ?? '';
+  applySlotColours(canvas, light ? 'light' : 'dark');
   canvas.setDirty(true, true);
   return colours;
+}
+
+export function isLightTheme(): boolean {
+  return document.body.classList.contains('vscode-light') || document.body.classList.contains('vscode-high-contrast-light');
+}
+
+/** Links and slots coloured by type (litegraph reads link_type_colors and the canvas's byType maps). */
+export function applySlotColours(canvas: LGraphCanvas, kind: 'dark' | 'light'): void {
+  const palette = SLOT_COLOURS[kind];
+  Object.assign(LGraphCanvas.link_type_colors, palette);
+  canvas.default_connection_color_byType = { ...palette };
+  canvas.default_connection_color_byTypeOff = { ...palette };
+  canvas.default_link_color = DEFAULT_LINK[kind];
 }
 
 export function watchTheme(onChange: () => void): void {

@@ -13,8 +13,10 @@ export class TokenCounts {
 
   constructor(private readonly redraw: () => void) {}
 
-  set(counts: Record<string, TokenCount>): void {
-    this.counts = new Map(Object.entries(counts));
+  /** Replaces all counts, or with `merge` only those given (a prompt being typed). */
+  set(counts: Record<string, TokenCount>, merge = false): void {
+    if (!merge) this.counts = new Map();
+    for (const [k, v] of Object.entries(counts)) this.counts.set(k, v);
     this.redraw();
   }
 

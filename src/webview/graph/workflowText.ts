@@ -3,7 +3,12 @@
 
 export type ParsedWorkflow =
   | { ok: true; workflow: Record<string, unknown> }
-  | { ok: false; message: string; line?: number; column?: number };
+  | { ok: false; message: string; line?: number; column?: number; kind?: 'api' };
+
+/** What an empty `.workflow.json` opens as: a blank canvas (written on the first gesture). */
+export function blankWorkflow(): Record<string, unknown> {
+  return { last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [], config: {}, extra: {}, version: 0.4 };
+}
 
 /** 1-based line/column of a character offset. */
 export function lineColumnAt(text: string, offset: number): { line: number; column: number } {
@@ -13,7 +18,7 @@ export function lineColumnAt(text: string, offset: number): { line: number; colu
 }
 
 export function parseWorkflowText(text: string): ParsedWorkflow {
-  if (text.trim() === '') return { ok: false, message: 'The file is empty: expected a ComfyUI workflow JSON object.' };
+  if (text.trim() === '') return { ok: true, workflow: blankWorkflow() };
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -33,7 +38,7 @@ export function parseWorkflowText(text: string): ParsedWorkflow {
   if (!Array.isArray(obj.nodes)) {
     const entries = Object.values(obj);
     if (entries.length > 0 && entries.every((v) => typeof v === 'object' && v !== null && 'class_type' in v)) {
-      return { ok: false, message: 'This is an API-format prompt (node ids → class_type/inputs), not a UI workflow: it has no layout to draw. Convert it to a workflow first.' };
+      return { ok: false, kind: 'api', message: 'This is an API-format prompt (node ids → class_type/inputs), not a UI workflow: it has no layout to draw. Convert it to a workflow to edit it as a graph.' };
     }
     return { ok: false, message: "Not a ComfyUI workflow: the top-level 'nodes' array is missing." };
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyControlsAfterQueue } from '../../../src/extension/controlAfterGenerate';
+import { applyControlsAfterQueue, controlledValues } from '../../../src/extension/controlAfterGenerate';
 import { getCoreSchema } from '../../../src/workflow/catalog/catalog';
 
 const template = JSON.parse(readFileSync(path.resolve(__dirname, '../../../resources/workflows/default.workflow.json'), 'utf8'));
@@ -25,5 +25,17 @@ describe('applyControlsAfterQueue', () => {
     ks(w).mode = 2;
     assert.equal(applyControlsAfterQueue(w, getCoreSchema).changes.length, 0);
     assert.equal(applyControlsAfterQueue(template, () => undefined).changes.length, 0);
+  });
+});
+
+describe('controlledValues', () => {
+  it('lists the values a run uses for non-fixed controls (what "Keep seed" offers)', () => {
+    assert.deepEqual(controlledValues(template, getCoreSchema), [{ nodeId: '3', widget: 'seed', value: 156680208700286 }]);
+    const w = structuredClone(template);
+    ks(w).widgets_values[1] = 'fixed';
+    assert.deepEqual(controlledValues(w, getCoreSchema), []);
+    ks(w).widgets_values[1] = 'increment';
+    ks(w).mode = 4;
+    assert.deepEqual(controlledValues(w, getCoreSchema), [], 'bypassed nodes do not run');
   });
 });

@@ -169,14 +169,17 @@ describe('Marble extension', () => {
     assert.equal(doc.getText(), 'a blue whale\n![a blue whale](assets/generated/whale.png)\n');
   });
 
-  it('Open PNG as Workflow writes <name>.workflow.json next to a ComfyUI PNG and opens it in the graph editor', async () => {
+  it('Open PNG as Workflow writes where the user says (one .workflow.json suffix) and opens it in the graph editor', async () => {
     // The checkout (runCodeServer passes it): the extension may be an installed VSIX elsewhere.
     const repo = process.env.MARBLE_REPO_ROOT ? vscode.Uri.file(process.env.MARBLE_REPO_ROOT) : vscode.extensions.getExtension(EXTENSION_ID)!.extensionUri;
     const source = vscode.Uri.joinPath(repo, 'test', 'fixtures', 'comfyui', 'examples', 'lora.png');
     const png = vscode.Uri.joinPath(workspaceRoot(), 'images', 'lora.png');
     await vscode.workspace.fs.writeFile(png, await vscode.workspace.fs.readFile(source));
-    const created = await vscode.commands.executeCommand<vscode.Uri>('marble.openPngAsWorkflow', png);
-    assert.equal(created?.toString(), vscode.Uri.joinPath(workspaceRoot(), 'images', 'lora.workflow.json').toString());
+    // Where to save is the user's answer (a save dialog); the test answers "lora-graph", no suffix.
+    const answer = vscode.Uri.joinPath(workspaceRoot(), 'lora-graph');
+    const created = await vscode.commands.executeCommand<vscode.Uri>('marble.openPngAsWorkflow', png, answer);
+    assert.equal(created?.toString(), vscode.Uri.joinPath(workspaceRoot(), 'lora-graph.workflow.json').toString());
+    assert.deepEqual((await vscode.workspace.fs.readDirectory(vscode.Uri.joinPath(workspaceRoot(), 'images'))).map(([n]) => n).filter((n) => n.endsWith('.json')), [], 'nothing written into the asset folder');
     const workflow = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(created)).toString('utf8'));
     assert.ok(workflow.nodes.some((n: { type: string }) => n.type === 'LoraLoader'), 'the LoRA example graph');
     await waitFor('the graph editor on the new file', () => {

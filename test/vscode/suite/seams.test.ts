@@ -101,9 +101,53 @@ describe('host ↔ webview seams', function () {
     });
   });
 
-  describe('control_after_generate and real runs', function () {
+  describe('control_after_generate, default: the file is left alone', function () {
     before(function () {
       if (!process.env.MARBLE_MODELS) this.skip();
+    });
+
+    it('two Runs from the editor use 42 then 43, show each on the node, record it in the PNG, and never edit the file', async () => {
+      assert.equal(vscode.workspace.getConfiguration('marble').get('seedControlWritesFile'), false, 'off by default');
+      const uri = await writeWorkflow('seedkept.workflow.json', 42, 'increment');
+      const doc = await openInGraphEditor(marble, uri);
+      const text = doc.getText();
+      const shown: unknown[] = [];
+      const tap = marble._test.tapGraph((u, m) => { if (u.toString() === uri.toString() && m.type === 'controlledValues') shown.push(m.values); });
+      const changes = countChanges(uri);
+      const names: string[] = [];
+      try {
+        for (const expected of [42, 43]) {
+          const before = await pngs();
+          await marble._test.graphMessage(uri, { type: 'run' });
+          const png = await newPng(before);
+          names.push(png.name);
+          assert.equal(String(samplerSeed(png.prompt)), String(expected), `run used seed ${expected}`);
+          assert.equal(png.workflow.nodes.find((n) => n.id === 3)!.widgets_values![0], expected, 'the PNG\'s workflow records the seed used');
+          await waitFor('the run to end', () => !marble.backend.busy, 30_000);
+        }
+        assert.deepEqual(shown, [[{ node: '3', widget: 'seed', value: 42 }], [{ node: '3', widget: 'seed', value: 43 }]]);
+        // One SaveImage counter, as the CLI counts: ComfyUI_0000N_.png then N+1, never "__1".
+        const counters = names.map((n) => Number(/^ComfyUI_(\d{5})_\.png$/.exec(n)?.[1]));
+        assert.ok(counters.every((c) => c > 0), names.join(', '));
+        assert.equal(counters[1], counters[0]! + 1, names.join(', '));
+        await sleep(500);
+        assert.equal(changes.count, 0, 'the document was not edited');
+        assert.equal(doc.getText(), text);
+        assert.equal(doc.isDirty, false);
+      } finally {
+        tap.dispose();
+        changes.dispose();
+      }
+    });
+  });
+
+  describe('control_after_generate with marble.seedControlWritesFile on (ComfyUI\'s behaviour)', function () {
+    before(async function () {
+      if (!process.env.MARBLE_MODELS) this.skip();
+      await vscode.workspace.getConfiguration('marble').update('seedControlWritesFile', true, vscode.ConfigurationTarget.Global);
+    });
+    after(async () => {
+      await vscode.workspace.getConfiguration('marble').update('seedControlWritesFile', undefined, vscode.ConfigurationTarget.Global);
     });
 
     it('Run from the graph editor: the PNG has the seed shown, the document then shows one increment', async () => {

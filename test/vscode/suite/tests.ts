@@ -21,6 +21,7 @@ export function loadTestFiles(): void {
   require('./download.test');
   require('./lmTool.test');
   require('./remoteBackend.test');
+  require('./editorFlows.test');
   // Keep last: it leaves editors open for the runner's screenshots.
   require('./showcase.test');
 }
