@@ -112,7 +112,8 @@ export class PromptRunner {
       }
       return;
     }
-    if (ev.type === 'log' || ev.type === 'ep') {
+    // Conversion progress is Marble's own event: ComfyUI clients see it as `progress` on the loader node.
+    if (ev.type === 'log' || ev.type === 'ep' || ev.type === 'conversion') {
       if (ev.type === 'log' && (ev.data.level === 'error' || ev.data.level === 'warn')) this.log(`[engine ${ev.data.level}] ${ev.data.message}`);
       return;
     }
