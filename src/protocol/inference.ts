@@ -185,7 +185,6 @@ const REQUEST_FIELDS: Record<ParentRequest['type'], FieldSpec> = {
     front: [isBool, false, 'a boolean'],
     number: [isFiniteNumber, false, 'a finite number'],
   },
-  validate: { prompt: [isPlainObject, true, 'an object of nodes'] },
   interrupt: { promptId: [isString, false, 'a string'] },
   queueStatus: {},
   deleteQueued: { ids: [isStringArray, true, 'an array of prompt ids'] },
@@ -201,6 +200,7 @@ const REQUEST_FIELDS: Record<ParentRequest['type'], FieldSpec> = {
     previews: [isBool, true, 'a boolean'],
   },
   shutdown: {},
+  validate: { prompt: [isPlainObject, true, 'an object of nodes'] },
 };
 
 function checkFields(what: string, msg: Record<string, unknown>, spec: FieldSpec): void {
