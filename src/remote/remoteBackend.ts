@@ -46,6 +46,7 @@ function withSaveLock<T>(f: () => Promise<T>): Promise<T> {
 }
 
 const LOAD_IMAGE_NODES = new Set(['LoadImage', 'LoadImageMask']);
+const RELAYED = new Set(['execution_start', 'execution_cached', 'executing', 'progress', 'executed', 'execution_success', 'execution_error', 'execution_interrupted']);
 const OUTCOMES = new Set(['execution_success', 'execution_error', 'execution_interrupted']);
 
 export class RemoteComfyBackend extends EventEmitter<{ event: [BackendEvent]; crashed: [CrashInfo]; exit: [CrashInfo] }> {
@@ -205,6 +206,9 @@ export class RemoteComfyBackend extends EventEmitter<{ event: [BackendEvent]; cr
       this.emit('event', msg as BackendEvent);
       return;
     }
+    // Only what Marble's BackendEvent knows: a newer ComfyUI also sends progress_state, logs,
+    // feature_flags and custom nodes' own messages, which the views have no shape for.
+    if (!RELAYED.has(msg.type)) return;
     await this.forward(msg as BackendEvent);
   }
 
