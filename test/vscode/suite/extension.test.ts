@@ -10,6 +10,7 @@ const EXPECTED_COMMANDS = [
   'marble.generateImage', 'marble.generateImageHere', 'marble.generateFromSelection', 'marble.newWorkflow',
   'marble.runWorkflow', 'marble.interrupt', 'marble.freeMemory', 'marble.selectModelsFolder', 'marble.showLogs',
   'marble.openPngAsWorkflow', 'marble.createDemoModel', 'marble.showModelsHelp',
+  'marble.selectBackend', 'marble.setBackendToken',
 ];
 
 /** A valid 1×1 PNG (signature, IHDR, IDAT, IEND), enough for the asset path. */
