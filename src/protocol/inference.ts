@@ -198,7 +198,6 @@ const REQUEST_FIELDS: Record<ParentRequest['type'], FieldSpec> = {
     front: [isBool, false, 'a boolean'],
     number: [isFiniteNumber, false, 'a finite number'],
   },
-  validate: { prompt: [isPlainObject, true, 'an object of nodes'] },
   interrupt: { promptId: [isString, false, 'a string'] },
   queueStatus: {},
   deleteQueued: { ids: [isStringArray, true, 'an array of prompt ids'] },
@@ -215,6 +214,7 @@ const REQUEST_FIELDS: Record<ParentRequest['type'], FieldSpec> = {
     conversionCacheDir: [isString, false, 'a folder path'],
   },
   shutdown: {},
+  validate: { prompt: [isPlainObject, true, 'an object of nodes'] },
 };
 
 function checkFields(what: string, msg: Record<string, unknown>, spec: FieldSpec): void {

@@ -35,6 +35,8 @@ interface Tracked {
   localId: string;
   serverId: string;
   ended: boolean;
+  /** An output could not be brought over: the prompt has already been reported as failed. */
+  failed?: boolean;
 }
 
 let saveLock: Promise<unknown> = Promise.resolve();
@@ -46,6 +48,7 @@ function withSaveLock<T>(f: () => Promise<T>): Promise<T> {
 }
 
 const LOAD_IMAGE_NODES = new Set(['LoadImage', 'LoadImageMask']);
+const RELAYED = new Set(['execution_start', 'execution_cached', 'executing', 'progress', 'executed', 'execution_success', 'execution_error', 'execution_interrupted']);
 const OUTCOMES = new Set(['execution_success', 'execution_error', 'execution_interrupted']);
 
 export class RemoteComfyBackend extends EventEmitter<{ event: [BackendEvent]; crashed: [CrashInfo]; exit: [CrashInfo] }> {
@@ -205,6 +208,9 @@ export class RemoteComfyBackend extends EventEmitter<{ event: [BackendEvent]; cr
       this.emit('event', msg as BackendEvent);
       return;
     }
+    // Only what Marble's BackendEvent knows: a newer ComfyUI also sends progress_state, logs,
+    // feature_flags and custom nodes' own messages, which the views have no shape for.
+    if (!RELAYED.has(msg.type)) return;
     await this.forward(msg as BackendEvent);
   }
 
@@ -226,9 +232,24 @@ export class RemoteComfyBackend extends EventEmitter<{ event: [BackendEvent]; cr
     if (!t || t.ended) return; // another client's prompt, or one already settled
     if (ev.type === 'executed') {
       const output = { ...(ev.data.output as Record<string, unknown>) };
-      if (Array.isArray(output.images)) output.images = await this.download(output.images as ImageRef[]);
+      try {
+        if (Array.isArray(output.images)) output.images = await this.download(output.images as ImageRef[]);
+      } catch (e) {
+        // An image we cannot fetch or may not save (a name leading out of our folder): the
+        // prompt fails here, naming the node, instead of "succeeding" without its image.
+        t.failed = true;
+        this.emit('event', {
+          type: 'execution_error',
+          data: {
+            prompt_id: t.localId, node_id: ev.data.node, node_type: '', executed: [], exception_message: `output of node ${ev.data.node} from ${this.http.base}: ${(e as Error).message}`,
+            exception_type: 'RemoteOutputError', traceback: [], current_inputs: {}, current_outputs: [], timestamp: Date.now(),
+          },
+        });
+        return;
+      }
       ev = { ...ev, data: { ...ev.data, output } };
     }
+    if (t.failed && (ev.type === 'execution_success' || ev.type === 'execution_error')) return;
     if (ev.type === 'executing' && ev.data.node === null) {
       t.ended = true;
       this.byServerId.delete(t.serverId);

@@ -31,6 +31,7 @@ export interface MarbleServerOptions {
   /** Header and whole-request time limits (ms). */
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
   /** websocket backpressure thresholds (bytes). */
   wsPreviewDropBytes?: number;
   wsDisconnectBytes?: number;
@@ -81,7 +82,9 @@ export class MarbleServer {
       // How often Node checks those limits (its default, 30 s, would let a trickling client stay far longer).
       connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeout / 4)),
     }, (req, res) => void this.onRequest(req, res));
-    this.http.keepAliveTimeout = 5_000;
+    // Above Node's 5 s: with 5 s a busy client reusing a pooled connection raced the server's
+    // close and got ECONNRESET (seen in bench/serve.bench.ts); idle sockets are capped below.
+    this.http.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 30_000;
     this.http.maxConnections = 1024;
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => {

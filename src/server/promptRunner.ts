@@ -10,7 +10,7 @@ import {
 import type { BackendEvent } from '../protocol/inference';
 import type { ExecutionError } from '../workflow/events';
 import type { Engine } from './engine';
-import type { ServerPromptQueue } from './promptQueue';
+import { MAX_HISTORY, type ServerPromptQueue } from './promptQueue';
 import type { WsHub } from './wsHub';
 
 interface Running {
@@ -34,7 +34,7 @@ export class PromptRunner {
   private running: Running | undefined;
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
-  /** Prompts run since start, by id: the load test's "nothing ran twice". */
+  /** How often each recent prompt was started, by id: the load test's "nothing ran twice". */
   readonly started = new Map<string, number>();
 
   constructor(
@@ -85,6 +85,8 @@ export class PromptRunner {
   private async runOne(item: QueueItem): Promise<void> {
     const [, promptId, prompt, extraData] = item;
     this.started.set(promptId, (this.started.get(promptId) ?? 0) + 1);
+    // Bounded like the history: a server runs for weeks.
+    if (this.started.size > 2 * MAX_HISTORY) this.started.delete(this.started.keys().next().value!);
     const clientId = typeof extraData.client_id === 'string' ? extraData.client_id : undefined;
     let done!: () => void;
     const finished = new Promise<void>((r) => { done = r; });

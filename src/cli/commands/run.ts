@@ -43,11 +43,12 @@ export interface RunArgs {
   ep: string;
   json: boolean;
   server?: string;
-  headers: Record<string, string>;
+  /** Request headers for --server (--auth, --header). */
+  headers?: Record<string, string>;
 }
 
 export function parseRunArgs(argv: string[]): RunArgs | 'help' {
-  const args: RunArgs = { file: '', models: [], sets: [], ep: 'auto', json: false, headers: {} };
+  const args: RunArgs = { file: '', models: [], sets: [], ep: 'auto', json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -64,18 +65,18 @@ export function parseRunArgs(argv: string[]): RunArgs | 'help' {
     else if (a === '--ep') args.ep = value();
     else if (a === '--json') args.json = true;
     else if (a === '--server') args.server = value();
-    else if (a === '--auth') args.headers.Authorization = `Bearer ${value()}`;
+    else if (a === '--auth') args.headers = { ...args.headers, Authorization: `Bearer ${value()}` };
     else if (a === '--header') {
       const h = /^([^:\s]+):\s*(.*)$/.exec(value());
       if (!h) throw new CliError(`--header expects "Name: value"`);
-      args.headers[h[1]] = h[2];
+      args.headers = { ...args.headers, [h[1]]: h[2] };
     }
     else if (a.startsWith('-')) throw new CliError(`unknown option ${a}`);
     else if (args.file) throw new CliError(`only one workflow file can be run, got '${args.file}' and '${a}'`);
     else args.file = a;
   }
   if (!args.file) throw new CliError('missing the workflow file');
-  if (Object.keys(args.headers).length && !args.server) throw new CliError('--auth and --header need --server');
+  if (args.headers && !args.server) throw new CliError('--auth and --header need --server');
   return args;
 }
 

@@ -95,6 +95,32 @@ describe('marble serve: ComfyUI API', function () {
     await client.close();
   });
 
+  it('negotiates feature flags: a client advertising preview metadata gets type-4 frames naming the prompt and node', async () => {
+    const client = await WsRecorder.open(url, 'client-meta');
+    client.socket.send(JSON.stringify({ type: 'feature_flags', data: { supports_preview_metadata: true } }));
+    const flags = await client.waitFor((m) => m.type === 'feature_flags');
+    assert.equal(flags.data.supports_preview_metadata, true);
+    assert.equal(flags.data.max_upload_size, 100 * 1024 * 1024);
+    const q = await postJson(`${url}/prompt`, { prompt: tinyPrompt({ seed: 2 }), client_id: 'client-meta' });
+    await client.done(q.body.prompt_id);
+    const frames = client.received.filter((r) => 'binary' in r) as { binary: any; raw: Buffer }[];
+    assert.ok(frames.length >= 1);
+    for (const f of frames) {
+      assert.equal(f.raw.readUInt32BE(0), 4);
+      assert.equal(f.binary.metadata.prompt_id, q.body.prompt_id);
+      assert.equal(f.binary.metadata.node_id, '3');
+      assert.match(f.binary.metadata.image_type, /^image\/(png|jpeg)$/);
+    }
+    // /view channel=rgb drops alpha, channel=a keeps only it (as ComfyUI).
+    const image = (client.forPrompt(q.body.prompt_id).find((m) => m.type === 'executed')!.data.output as any).images[0];
+    const rgb = await sharp(Buffer.from(await (await fetch(`${url}/view?filename=${image.filename}&channel=rgb`)).arrayBuffer())).metadata();
+    assert.equal(rgb.channels, 3);
+    const alpha = await sharp(Buffer.from(await (await fetch(`${url}/view?filename=${image.filename}&channel=a`)).arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+    assert.equal(alpha.info.channels, 4);
+    assert.deepEqual([...alpha.data.subarray(0, 4)], [0, 0, 0, 255]);
+    await client.close();
+  });
+
   it('answers validation failures with ComfyUI\'s 400 body', async () => {
     const bad = tinyPrompt();
     bad['3'].inputs.steps = 0;

@@ -13,7 +13,7 @@ const EXPECTED_COMMANDS = [
   'marble.generateImage', 'marble.generateImageHere', 'marble.generateFromSelection', 'marble.newWorkflow',
   'marble.runWorkflow', 'marble.interrupt', 'marble.freeMemory', 'marble.selectModelsFolder', 'marble.showLogs',
   'marble.openPngAsWorkflow', 'marble.createDemoModel', 'marble.showModelsHelp', 'marble.clearConversionCache',
-  'marble.downloadModel',
+  'marble.downloadModel', 'marble.selectBackend', 'marble.setBackendToken',
 ];
 
 /** A valid 1×1 PNG (signature, IHDR, IDAT, IEND), enough for the asset path. */

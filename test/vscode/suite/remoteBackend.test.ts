@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { MarbleServer } from '../../../src/server/httpServer';
 import { readPngMetadata } from '../../../src/workflow/png';
-import { apiWithRealGenerator, closeAll, EXTENSION_ID, newPngIn, outputDir, pngsIn, readPngPrompt, VIEW_TYPE, workspaceRoot, type ApiPrompt } from './helpers';
+import { apiWithRealGenerator, closeAll, EXTENSION_ID, newPngIn, outputDir, pngsIn, readPngPrompt, VIEW_TYPE, waitFor, workspaceRoot, type ApiPrompt } from './helpers';
 
 describe('ComfyUI server as backend (marble.backends → marble serve)', function () {
   this.timeout(180_000);
@@ -80,5 +80,24 @@ describe('ComfyUI server as backend (marble.backends → marble serve)', functio
     const prompt = await readPngPrompt(vscode.Uri.joinPath(out, added));
     assert.equal(prompt['6']?.inputs.text, 'beautiful scenery nature glass bottle landscape, , purple galaxy bottle,');
     assert.equal(serverPrompts().length, before + 1, 'the workflow ran on the server');
+  });
+
+  it('lists the server\'s nodes without a run, and Interrupt stops the prompt running there', async () => {
+    const marble = await apiWithRealGenerator();
+    await marble.backend.stopClient();
+    const info = await marble.backend.objectInfoIfRunning();
+    assert.ok(info, 'a ComfyUI server is asked for its node list even when no client runs yet');
+    const fromServer = await (await fetch(`${url}/object_info`)).json();
+    assert.deepEqual(Object.keys(info).sort(), Object.keys(fromServer).sort());
+    assert.deepEqual(info.CheckpointLoaderSimple.input.required!.ckpt_name, fromServer.CheckpointLoaderSimple.input.required.ckpt_name);
+
+    const generating = vscode.commands.executeCommand('marble.generateImage', { prompt: 'to be interrupted' });
+    const settled = Promise.resolve(generating).then(() => 'finished', () => 'failed');
+    await waitFor('the prompt to run on the server', () => server!.queue.current().running.length > 0, 60_000);
+    const running = server!.queue.current().running[0][1];
+    await vscode.commands.executeCommand('marble.interrupt');
+    await settled;
+    const h = await waitFor('the interrupted prompt in the server history', () => server!.queue.getHistory({ promptId: running })[running], 60_000);
+    assert.equal(h.status.messages.at(-1)![0], 'execution_interrupted');
   });
 });
