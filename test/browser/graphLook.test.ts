@@ -77,6 +77,13 @@ describe('graph editor: how the graph reads (Chromium, dark and light)', functio
     const threshold = await sdxl.page.evaluate(() => (window as any).__marble.editor.canvas.low_quality_zoom_threshold);
     assert.ok(scale >= threshold, `the SDXL example fits at a scale that still draws titles (${scale} ≥ ${threshold})`);
     await sdxl.page.screenshot({ path: screenshotPath('graph-sdxl-light.png') });
+    // ComfyUI's dark node colours (#223) are drawn lifted on a light theme; the file keeps them.
+    const colour = await sdxl.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const n = editor.node(10);
+      return { drawn: n.renderingColor, saved: editor.serialize().nodes.find((x: any) => x.id === 10).color };
+    });
+    assert.deepEqual(colour, { drawn: '#9c9ca3', saved: '#223' });
     assert.equal((await wv.posted()).filter((m) => m.type === 'edit').length, 0, 'fitting writes nothing');
   });
 
