@@ -127,4 +127,21 @@ describe('graph editor: how the graph reads (Chromium, dark and light)', functio
       assert.equal(await wv.page.locator('.litesearchbox .lite-search-item.marble-unsupported').count(), 0);
     });
   }
+
+  it('the number prompt (click a number widget\'s value) uses VS Code\'s widget colours', async () => {
+    const wv = await open('light');
+    const at = await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const n = editor.node(3);
+      const w = n.widgets.find((x: any) => x.name === 'steps');
+      return editor.canvas.ds.convertOffsetToCanvas([n.pos[0] + n.size[0] / 2, n.pos[1] + w.y + 10]);
+    });
+    const box = (await wv.page.locator('#graph-canvas').boundingBox())!;
+    await wv.page.mouse.click(box.x + at[0], box.y + at[1]);
+    const dialog = wv.page.locator('.graphdialog');
+    await dialog.waitFor();
+    assert.equal(await dialog.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(248, 248, 248)', '--vscode-editorWidget-background');
+    await wv.page.screenshot({ path: screenshotPath('graph-number-prompt-light.png') });
+    await wv.page.keyboard.press('Escape');
+  });
 });
