@@ -103,3 +103,57 @@ export function controlledValues(
   }
   return out;
 }
+
+/** The value a controlled widget goes to on the next run, and the document value it came from. */
+export interface PendingControl {
+  /** The widget's value in the document when the run that advanced it was queued. */
+  docValue: number;
+  /** The control widget's value in the document then ("Keep seed" sets it to fixed). */
+  docControl: unknown;
+  next: number;
+}
+
+const controlKey = (nodeId: string, widget: string) => `${nodeId}\u0000${widget}`;
+
+/**
+ * The workflow the next run uses when the file is left alone: the document, with each controlled
+ * widget at its advanced value, unless the user changed that widget in the document since (then
+ * the document's value wins, as typed). Other edits (a new prompt) keep the seeds moving.
+ */
+export function applyPendingControls<W extends { nodes: NodeLike[] }>(
+  workflow: W,
+  schemaOf: (classType: string) => ObjectInfoEntry | undefined,
+  pending: ReadonlyMap<string, PendingControl>,
+): W {
+  if (pending.size === 0) return workflow;
+  const out = structuredClone(workflow);
+  for (const node of out.nodes) {
+    if (!Array.isArray(node.widgets_values)) continue;
+    const schema = schemaOf(node.type);
+    if (!schema) continue;
+    const values = node.widgets_values;
+    widgetSlotsFor(schema).forEach((slot, i) => {
+      const p = pending.get(controlKey(String(node.id), slot.name));
+      if (p && values[i] === p.docValue && values[i + 1] === p.docControl) values[i] = p.next;
+    });
+  }
+  return out;
+}
+
+/** Records what applyControlsAfterQueue advanced, against the document values they started from. */
+export function pendingFromChanges(
+  document: { nodes: NodeLike[] },
+  schemaOf: (classType: string) => ObjectInfoEntry | undefined,
+  changes: readonly ControlChange[],
+): Map<string, PendingControl> {
+  const out = new Map<string, PendingControl>();
+  for (const c of changes) {
+    const node = document.nodes.find((n) => String(n.id) === c.nodeId);
+    const schema = node ? schemaOf(node.type) : undefined;
+    if (!node || !schema || !Array.isArray(node.widgets_values)) continue;
+    const i = widgetSlotsFor(schema).findIndex((s) => s.name === c.widget);
+    const docValue = node.widgets_values[i];
+    if (typeof docValue === 'number') out.set(controlKey(c.nodeId, c.widget), { docValue, docControl: node.widgets_values[i + 1], next: c.to });
+  }
+  return out;
+}

@@ -10,7 +10,9 @@ import { uiToApi } from '../workflow/uiToApi';
 import type { NodeErrors, RunState } from '../protocol/webview';
 import { PromptRejectedError, type BackendSupervisor } from './backend';
 import { moveIntoWorkspace } from './assetStore';
-import { applyControlsAfterQueue, controlledValues, type ControlledValue } from './controlAfterGenerate';
+import {
+  applyControlsAfterQueue, applyPendingControls, controlledValues, pendingFromChanges, type ControlledValue, type PendingControl,
+} from './controlAfterGenerate';
 import { requireTrust, UserFacingError } from './failableCommand';
 import { PromptRunError, type PromptRun } from './promptRun';
 import type { MarbleSettings } from './settings';
@@ -34,11 +36,11 @@ export type WorkflowWriter = (document: vscode.TextDocument, workflow: Record<st
 
 export class WorkflowRunner {
   /**
-   * With `marble.seedControlWritesFile` off, the controlled values of each document's next run
-   * live here instead of in the file: `docJson` is the document the advance was computed from,
-   * so any edit to the document (including "Keep seed") starts again from what it shows.
+   * With `marble.seedControlWritesFile` off, each document's advanced control values (the next
+   * seeds) live here instead of in the file, keyed by document URI. A widget the user changed in
+   * the document since ("Keep seed", typing a seed) takes the document's value again.
    */
-  private readonly _nextRun = new Map<string, { docJson: string; workflow: unknown }>();
+  private readonly _pending = new Map<string, Map<string, PendingControl>>();
 
   constructor(
     private readonly _backend: BackendSupervisor,
@@ -65,11 +67,10 @@ export class WorkflowRunner {
     let prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }>;
     let workflow: UiWorkflow | undefined;
     const key = document.uri.toString();
-    const docJson = JSON.stringify(parsed.value);
     const writesFile = this._settings.seedControlWritesFile(document.uri);
-    const remembered = this._nextRun.get(key);
-    // What runs: the document, or (file left alone) its values advanced by the previous runs.
-    const source = format === 'ui' && !writesFile && remembered?.docJson === docJson ? remembered.workflow : parsed.value;
+    const advanced = writesFile ? undefined : this._pending.get(key);
+    // What runs: the document, or (file left alone) with its seeds advanced by the previous runs.
+    const source = format === 'ui' && advanced ? applyPendingControls(parsed.value as { nodes: [] }, getCoreSchema, advanced) : parsed.value;
     if (format === 'ui') {
       workflow = parseUiWorkflow(source);
       // Nodes Marble has no code for are named, with the reason, before anything is queued.
@@ -117,10 +118,11 @@ export class WorkflowRunner {
     if (workflow) {
       sink.controlledValues?.(controlledValues(workflow, getCoreSchema));
       if (writesFile) {
-        this._nextRun.delete(key);
+        this._pending.delete(key);
         await this._advanceControls(document, parsed.value as { nodes: [] });
       } else {
-        this._nextRun.set(key, { docJson, workflow: applyControlsAfterQueue(source as { nodes: [] }, getCoreSchema).workflow });
+        const { changes } = applyControlsAfterQueue(source as { nodes: [] }, getCoreSchema);
+        this._pending.set(key, pendingFromChanges(parsed.value as { nodes: [] }, getCoreSchema, changes));
       }
     }
     run.done.then(

@@ -37,6 +37,9 @@ describe('graph editor: empty files and API-format prompts (Chromium)', function
     await wv.page.locator('#error-view').waitFor({ state: 'visible' });
     assert.match(await wv.page.locator('#error-message').textContent() ?? '', /API-format prompt/);
     await wv.page.locator('#convert').waitFor({ state: 'visible' });
+    assert.equal(await wv.page.locator('#run').getAttribute('disabled'), null, 'an API prompt still runs as it is');
+    await wv.page.locator('#run').click();
+    await wv.waitForPosted(1, 'run');
     await wv.page.screenshot({ path: screenshotPath('graph-api-format.png') });
     await wv.page.locator('#convert').click();
     const [msg] = await wv.waitForPosted(1, 'convertToWorkflow');
@@ -44,5 +47,6 @@ describe('graph editor: empty files and API-format prompts (Chromium)', function
     // Invalid JSON offers no conversion.
     await wv.send({ type: 'update', text: '{"nodes": [' });
     await wv.page.waitForFunction(() => (document.querySelector('#convert') as HTMLElement).hidden);
+    assert.equal(await wv.page.locator('#run').getAttribute('disabled'), '', 'invalid JSON cannot run');
   });
 });

@@ -77,6 +77,13 @@ describe('graph editor: how the graph reads (Chromium, dark and light)', functio
     const threshold = await sdxl.page.evaluate(() => (window as any).__marble.editor.canvas.low_quality_zoom_threshold);
     assert.ok(scale >= threshold, `the SDXL example fits at a scale that still draws titles (${scale} ≥ ${threshold})`);
     await sdxl.page.screenshot({ path: screenshotPath('graph-sdxl-light.png') });
+    // ComfyUI's dark node colours (#223) are drawn lifted on a light theme; the file keeps them.
+    const colour = await sdxl.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const n = editor.node(10);
+      return { drawn: n.renderingColor, saved: editor.serialize().nodes.find((x: any) => x.id === 10).color };
+    });
+    assert.deepEqual(colour, { drawn: '#9c9ca3', saved: '#223' });
     assert.equal((await wv.posted()).filter((m) => m.type === 'edit').length, 0, 'fitting writes nothing');
   });
 
@@ -120,4 +127,21 @@ describe('graph editor: how the graph reads (Chromium, dark and light)', functio
       assert.equal(await wv.page.locator('.litesearchbox .lite-search-item.marble-unsupported').count(), 0);
     });
   }
+
+  it('the number prompt (click a number widget\'s value) uses VS Code\'s widget colours', async () => {
+    const wv = await open('light');
+    const at = await wv.page.evaluate(() => {
+      const { editor } = (window as any).__marble;
+      const n = editor.node(3);
+      const w = n.widgets.find((x: any) => x.name === 'steps');
+      return editor.canvas.ds.convertOffsetToCanvas([n.pos[0] + n.size[0] / 2, n.pos[1] + w.y + 10]);
+    });
+    const box = (await wv.page.locator('#graph-canvas').boundingBox())!;
+    await wv.page.mouse.click(box.x + at[0], box.y + at[1]);
+    const dialog = wv.page.locator('.graphdialog');
+    await dialog.waitFor();
+    assert.equal(await dialog.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(248, 248, 248)', '--vscode-editorWidget-background');
+    await wv.page.screenshot({ path: screenshotPath('graph-number-prompt-light.png') });
+    await wv.page.keyboard.press('Escape');
+  });
 });

@@ -138,7 +138,8 @@ function showParseError(message: string, line?: number, column?: number, kind?: 
   page.errorMessage.textContent = message + where;
   page.errorView.hidden = false;
   page.canvasHost.hidden = true;
-  page.run.toggleAttribute('disabled', true);
+  // An API-format prompt has no graph to draw, but it runs as it is.
+  page.run.toggleAttribute('disabled', kind !== 'api' || readOnly);
 }
 
 function showGraph(): void {
@@ -218,11 +219,11 @@ function listProblems(problems: Problem[]): void {
 }
 
 function onRun(): void {
-  if (!editor || readOnly) return;
+  if (readOnly) return;
   // The host runs the document text, so the gesture in flight must reach it first; the host
   // orders this edit before the run. "Control after generate" is the host's job (it applies it
   // once, after queueing, whichever way the run started) and arrives here as an update.
-  editor.flush();
+  editor?.flush();
   post({ type: 'run' });
   overlay.startRun();
   listProblems([]);

@@ -2,7 +2,7 @@
 // read from the computed style and written into litegraph's colour globals. VS Code swaps the
 // variables on a theme change (and the body class), so a MutationObserver re-applies them.
 
-import { LiteGraph, LGraphCanvas } from '@comfyorg/litegraph';
+import { LiteGraph, LGraphCanvas, LGraphNode } from '@comfyorg/litegraph';
 
 type Globals = Record<string, unknown>;
 
@@ -88,8 +88,44 @@ export function applyTheme(canvas: LGraphCanvas, el: Element = document.document
   const light = isLightTheme();
   canvas.background_image = light ? '' : defaultGrid.get(canvas) ?? '';
   applySlotColours(canvas, light ? 'light' : 'dark');
+  patchNodeRendering();
+  lightMode = light;
   canvas.setDirty(true, true);
   return colours;
+}
+
+/**
+ * A node colour from the file (ComfyUI's palette is made for dark backgrounds: #223, #335, #000)
+ * lifted toward white for a light theme, so dark title text stays readable on it. Like ComfyUI's
+ * light palette, only how it is drawn changes; the file keeps its colour. Non-hex colours pass.
+ */
+export function lightenForLightTheme(colour: string, amount = 0.55): string {
+  const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(colour.trim());
+  if (!m) return colour;
+  const h = m[1]!.length === 3 ? [...m[1]!].map((c) => c + c).join('') : m[1]!;
+  const rgb = [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16));
+  return `#${rgb.map((c) => Math.round(c + (255 - c) * amount).toString(16).padStart(2, '0')).join('')}`;
+}
+
+let lightMode = false;
+let renderingPatched = false;
+
+/** Draws file-coloured nodes lightened while a light theme is active (see lightenForLightTheme). */
+function patchNodeRendering(): void {
+  if (renderingPatched) return;
+  renderingPatched = true;
+  const proto = LGraphNode.prototype as unknown as Record<string, unknown>;
+  for (const [prop, own] of [['renderingColor', 'color'], ['renderingBgColor', 'bgcolor']] as const) {
+    const base = Object.getOwnPropertyDescriptor(LGraphNode.prototype, prop)?.get;
+    if (!base) continue;
+    Object.defineProperty(proto, prop, {
+      configurable: true,
+      get(this: Record<string, unknown>) {
+        const c = base.call(this) as string;
+        return lightMode && typeof this[own] === 'string' ? lightenForLightTheme(c) : c;
+      },
+    });
+  }
 }
 
 export function isLightTheme(): boolean {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyControlsAfterQueue, controlledValues } from '../../../src/extension/controlAfterGenerate';
+import { applyControlsAfterQueue, applyPendingControls, controlledValues, pendingFromChanges } from '../../../src/extension/controlAfterGenerate';
 import { getCoreSchema } from '../../../src/workflow/catalog/catalog';
 
 const template = JSON.parse(readFileSync(path.resolve(__dirname, '../../../resources/workflows/default.workflow.json'), 'utf8'));
@@ -37,5 +37,33 @@ describe('controlledValues', () => {
     ks(w).widgets_values[1] = 'increment';
     ks(w).mode = 4;
     assert.deepEqual(controlledValues(w, getCoreSchema), [], 'bypassed nodes do not run');
+  });
+});
+
+describe('seeds kept out of the file (marble.seedControlWritesFile off)', () => {
+  it('the next run continues from the advanced seed, also after other edits; a seed typed in the file wins', () => {
+    const doc = structuredClone(template);
+    ks(doc).widgets_values[0] = 42;
+    ks(doc).widgets_values[1] = 'increment';
+    // Run 1 uses 42 and advances to 43 in memory; the document still says 42.
+    const first = applyPendingControls(doc, getCoreSchema, new Map());
+    assert.equal(ks(first).widgets_values[0], 42);
+    let pending = pendingFromChanges(doc, getCoreSchema, applyControlsAfterQueue(first, getCoreSchema).changes);
+    const second = applyPendingControls(doc, getCoreSchema, pending);
+    assert.equal(ks(second).widgets_values[0], 43);
+    assert.equal(ks(doc).widgets_values[0], 42, 'the document is not touched');
+    pending = pendingFromChanges(doc, getCoreSchema, applyControlsAfterQueue(second, getCoreSchema).changes);
+    // A prompt edit in between: the seeds keep moving.
+    const edited = structuredClone(doc);
+    edited.nodes.find((n: N) => n.id === 6)!.widgets_values[0] = 'a lighthouse';
+    assert.equal(ks(applyPendingControls(edited, getCoreSchema, pending)).widgets_values[0], 44);
+    // "Keep seed" / typing a seed into the file: the file's value is used as written.
+    const kept = structuredClone(doc);
+    ks(kept).widgets_values[0] = 7;
+    assert.equal(ks(applyPendingControls(kept, getCoreSchema, pending)).widgets_values[0], 7);
+    // "Keep seed" of the document's own seed only sets the control to fixed: that wins too.
+    const fixed = structuredClone(doc);
+    ks(fixed).widgets_values[1] = 'fixed';
+    assert.equal(ks(applyPendingControls(fixed, getCoreSchema, pending)).widgets_values[0], 42);
   });
 });

@@ -39,6 +39,17 @@ describe('editor flows', function () {
     assert.ok(wf.nodes.some((n) => n.type === 'KSampler'), 'the default graph');
   });
 
+  it('a prompt being typed gets its token count from the encoder\'s tokenizer, without an edit', async () => {
+    const uri = await writeWorkspaceJson('draft.workflow.json', await readWorkspaceJson('default.workflow.json'));
+    const doc = await openInGraphEditor(marble, uri);
+    const version = doc.version;
+    const counts = () => posts.filter((p) => p.uri === uri.toString() && p.m.type === 'tokenCounts').map((p) => p.m);
+    await marble._test.graphMessage(uri, { type: 'promptDraft', node: '6', text: Array.from({ length: 80 }, () => 'cat').join(' ') });
+    const merged = await waitFor('the draft\'s count', () => counts().find((m) => (m as { merge?: boolean }).merge), 20_000);
+    assert.deepEqual(merged, { type: 'tokenCounts', counts: { 6: { tokens: 80, chunks: 2 } }, merge: true });
+    assert.equal(doc.version, version, 'a draft is not an edit');
+  });
+
   it('an empty .workflow.json opens as a blank canvas, not an error', async () => {
     const uri = vscode.Uri.joinPath(workspaceRoot(), 'empty.workflow.json');
     await vscode.workspace.fs.writeFile(uri, new Uint8Array());
