@@ -26,6 +26,26 @@ export function setConversionBuildersForTests(b: Builders | undefined): void {
 /** MARBLE_OPTIMIZE_CACHE=0 keeps the portable graphs in CPU entries too (for comparisons). */
 const optimizeCpuGraphs = () => process.env.MARBLE_OPTIMIZE_CACHE !== '0';
 
+/**
+ * The cache variant and preparation for `file` as loaders convert it: CPU entries keep ORT's
+ * optimized graphs (a U-Net session then opens in seconds, not minutes).
+ */
+export function cacheConversion(file: string, role: SourceRole, base: Pick<CacheVariant, 'precision' | 'epFamily'>): { variant: CacheVariant; prepare: () => Promise<Producer> } {
+  const optimize = base.epFamily === 'cpu' && optimizeCpuGraphs();
+  const variant: CacheVariant = { ...base, role, ...(optimize ? { optimizedFor: cpuOptimizationTarget() } : {}) };
+  const prepare = async (): Promise<Producer> => {
+    const produce = await prepareConversion(file, { role, precision: variant.precision, builders: buildersOverride });
+    if (!optimize) return produce;
+    return async (out, onProgress, signal) => {
+      // Building streams weights (about 45 % of the time); ORT's optimizer takes the rest.
+      const summary = await produce(out, (f) => onProgress(f * 0.45), signal);
+      await optimizeFolderForCpu(out, (f) => onProgress(0.45 + 0.55 * f), signal);
+      return { ...(summary ?? {}), optimizedFor: variant.optimizedFor };
+    };
+  };
+  return { variant, prepare };
+}
+
 export async function convertedFolder(
   services: ModelServices,
   file: string,
@@ -34,10 +54,7 @@ export async function convertedFolder(
   input: string,
 ): Promise<ConvertedFolder> {
   const name = path.basename(file);
-  const base = services.conversionVariant();
-  // CPU entries keep ORT's optimized graphs (a U-Net session then opens in seconds, not minutes).
-  const optimize = base.epFamily === 'cpu' && optimizeCpuGraphs();
-  const variant: CacheVariant = { ...base, role, ...(optimize ? { optimizedFor: cpuOptimizationTarget() } : {}) };
+  const { variant, prepare } = cacheConversion(file, role, services.conversionVariant());
   let lastPercent = -1;
   let started = false;
   const event = (state: 'converting' | 'waiting' | 'done' | 'failed', value: number, message?: string) =>
@@ -46,17 +63,7 @@ export async function convertedFolder(
     const result = await services.conversionCache().ensure(file, {
       variant,
       signal: ctx?.signal,
-      async prepare() {
-        const produce = await prepareConversion(file, { role, precision: variant.precision, builders: buildersOverride });
-        if (!optimize) return produce;
-        const built: Producer = async (out, onProgress, signal) => {
-          // Building streams weights (about 45 % of the time); ORT's optimizer takes the rest.
-          const summary = await produce(out, (f) => onProgress(f * 0.45), signal);
-          await optimizeFolderForCpu(out, (f) => onProgress(0.45 + 0.55 * f), signal);
-          return { ...(summary ?? {}), optimizedFor: variant.optimizedFor };
-        };
-        return built;
-      },
+      prepare,
       onProgress(fraction, state) {
         started = true;
         const percent = Math.floor(fraction * 100);
