@@ -163,12 +163,15 @@ async function prepareFullSize(ctx: Mocha.Context, what: string): Promise<void> 
   const linked = path.join(FULL.models, 'checkpoints', path.basename(file));
   fs.mkdirSync(path.dirname(linked), { recursive: true });
   if (!fs.existsSync(linked) || fs.statSync(linked).ino !== fs.statSync(file).ino) {
-    fs.rmSync(linked, { force: true });
+    // Replaced by rename so test runs sharing the cache never see a missing or partial file.
+    const tmp = `${linked}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { force: true });
     try {
-      fs.linkSync(file, linked);
+      fs.linkSync(file, tmp);
     } catch {
-      fs.copyFileSync(file, linked); // another file system: a copy (the identity check then converts once more)
+      fs.copyFileSync(file, tmp); // another file system: a copy
     }
+    fs.renameSync(tmp, linked);
   }
 }
 
