@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConversionCache, diskBytes, type Precision } from '../src/inference/checkpoint/conversionCache';
-import { prepareConversion } from '../src/inference/checkpoint/convertCheckpoint';
+import { cacheConversion } from '../src/inference/nodes/convertedModels';
 import { loadModelFolder } from '../src/inference/models';
 import { SessionCache } from '../src/inference/ort/sessionCache';
 import { ensureSd15Reference, writeRuleCheckpoint } from '../tools/refgen/generate';
@@ -19,11 +19,14 @@ const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
 interface PhaseResult { [k: string]: number | string }
 
+/** What Load Checkpoint converts: fp32 CPU entries are ORT-optimized unless MARBLE_OPTIMIZE_CACHE=0. */
+const conversion = (file: string, precision: Precision) => cacheConversion(file, 'checkpoint', { precision, epFamily: precision === 'fp16' ? 'gpu' : 'cpu' });
+
 async function convertPhase(file: string, cacheDir: string, precision: Precision): Promise<PhaseResult> {
   const cache = new ConversionCache(cacheDir);
-  const variant = { precision, epFamily: precision === 'fp16' ? 'gpu' : 'cpu', role: 'checkpoint' } as const;
+  const { variant, prepare } = conversion(file, precision);
   const t0 = performance.now();
-  const r = await cache.ensure(file, { variant, prepare: () => prepareConversion(file, { role: 'checkpoint', precision }) });
+  const r = await cache.ensure(file, { variant, prepare });
   const ms = performance.now() - t0;
   if (!r.converted) throw new Error(`${cacheDir} already held this checkpoint; give an empty --cache`);
   return { convertMs: ms, peakRss: peakRss(), entryBytes: await diskBytes(r.dir) };
@@ -31,7 +34,7 @@ async function convertPhase(file: string, cacheDir: string, precision: Precision
 
 async function loadPhase(file: string, cacheDir: string, precision: Precision): Promise<PhaseResult> {
   const cache = new ConversionCache(cacheDir);
-  const variant = { precision, epFamily: precision === 'fp16' ? 'gpu' : 'cpu', role: 'checkpoint' } as const;
+  const { variant } = conversion(file, precision);
   const t0 = performance.now();
   const hit = await cache.lookup(file, variant);
   const lookupMs = performance.now() - t0;
@@ -84,10 +87,10 @@ async function main(): Promise<void> {
   const fp32Weights = Number(conv.entryBytes);
   console.log(`conversion cache bench — ${new Date().toISOString()}`);
   console.log(`machine: ${os.cpus().length} CPUs, ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}; load average at start ${load0.toFixed(1)}, end ${os.loadavg()[0].toFixed(1)}`);
-  console.log(`file: ${path.basename(file)} (${mb(fileBytes)} MB), precision ${precision}`);
+  console.log(`file: ${path.basename(file)} (${mb(fileBytes)} MB), precision ${precision}, ${process.env.MARBLE_OPTIMIZE_CACHE === '0' ? 'portable graphs' : 'ORT-optimized graphs (CPU)'}`);
   console.log(`| measure | value |`);
   console.log(`|---|---|`);
-  console.log(`| first conversion (detect + 4 graphs + layout, into the cache) | ${(Number(conv.convertMs) / 1000).toFixed(1)} s |`);
+  console.log(`| first conversion (detect + 4 graphs + layout [+ ORT optimization], into the cache) | ${(Number(conv.convertMs) / 1000).toFixed(1)} s |`);
   console.log(`| peak RSS during conversion | ${mb(Number(conv.peakRss))} MB (${(Number(conv.peakRss) / fp32Weights).toFixed(2)} × the cache entry) |`);
   console.log(`| cache entry on disk | ${mb(fp32Weights)} MB |`);
   console.log(`| cached load: lookup (stat + header hash) | ${Number(load.lookupMs).toFixed(1)} ms |`);

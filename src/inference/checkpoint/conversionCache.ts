@@ -32,6 +32,8 @@ export interface CacheVariant {
   precision: Precision;
   epFamily: EpFamily;
   role: SourceRole;
+  /** Set when the graphs were optimized offline for one machine (CPU model, arch, ORT version). */
+  optimizedFor?: string;
 }
 
 export interface CacheMarker {
@@ -111,7 +113,7 @@ function slug(file: string): string {
 }
 
 function sameVariant(a: CacheVariant, b: CacheVariant): boolean {
-  return a.precision === b.precision && a.epFamily === b.epFamily && a.role === b.role;
+  return a.precision === b.precision && a.epFamily === b.epFamily && a.role === b.role && (a.optimizedFor ?? '') === (b.optimizedFor ?? '');
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -185,7 +187,7 @@ export class ConversionCache {
   }
 
   entryName(id: FileIdentity, variant: CacheVariant): string {
-    const key = JSON.stringify({ id, v: CONVERTER_VERSION, p: variant.precision, ep: variant.epFamily, r: variant.role });
+    const key = JSON.stringify({ id, v: CONVERTER_VERSION, p: variant.precision, ep: variant.epFamily, r: variant.role, o: variant.optimizedFor ?? '' });
     return `${slug(id.path)}-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
   }
 

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConversionCache, defaultCacheRoot, type EpFamily, type Precision } from '../checkpoint/conversionCache';
-import { EP_SETTINGS, type EpSetting } from '../ort/executionProviders';
+import { autoRunsOnCpu, EP_SETTINGS, type EpSetting } from '../ort/executionProviders';
 import { SessionCache } from '../ort/sessionCache';
 import { ClipTokenizer, findShippedTokenizerDir, loadClipTokenizer } from '../text';
 import type { GetConfig } from './runtimeConfig';
@@ -37,12 +37,14 @@ export class ModelServices {
   }
 
   /**
-   * The graphs a conversion writes for the configured EP: fp32 for the CPU (and for 'auto', which
-   * may end on the CPU), fp16 weights for an explicitly chosen GPU provider.
+   * The graphs a conversion writes for the configured EP: fp32 CPU graphs (optimized for this
+   * machine) for 'cpu', and for 'auto' where it can only end on the CPU; portable fp32 graphs for
+   * an 'auto' that may find a GPU; fp16 weights for an explicitly chosen GPU provider.
    */
   conversionVariant(): { precision: Precision; epFamily: EpFamily } {
     const ep = this.getConfig().ep;
-    return ep === 'cpu' || ep === 'auto' ? { precision: 'fp32', epFamily: 'cpu' } : { precision: 'fp16', epFamily: 'gpu' };
+    if (ep === 'cpu' || (ep === 'auto' && autoRunsOnCpu())) return { precision: 'fp32', epFamily: 'cpu' };
+    return ep === 'auto' ? { precision: 'fp32', epFamily: 'gpu' } : { precision: 'fp16', epFamily: 'gpu' };
   }
 
   /** A new EP setting applies to sessions created from now on. */

@@ -74,6 +74,30 @@ function vulkanLoaderMissing(): boolean | undefined {
   }
 }
 
+/** Whether onnxruntime-node's CUDA provider library was installed beside its binding. */
+function cudaProviderInstalled(): boolean {
+  try {
+    const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
+    const bin = path.join(pkg, 'bin', 'napi-v6', 'linux', process.arch);
+    return fs.existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `auto` can only end on the CPU EP here: Linux with neither the CUDA provider
+ * installed nor a Vulkan loader for WebGPU. Windows and macOS bundle DirectML/CoreML, so `auto`
+ * may run on a GPU there. Used to pick CPU-optimized graphs for converted checkpoints.
+ */
+export function autoRunsOnCpu(
+  platform: NodeJS.Platform = process.platform,
+  probe: { cuda: () => boolean; vulkanMissing: () => boolean | undefined } = { cuda: cudaProviderInstalled, vulkanMissing: vulkanLoaderMissing },
+): boolean {
+  if (platform !== 'linux') return autoEpOrder(platform).length === 1;
+  return !probe.cuda() && probe.vulkanMissing() === true;
+}
+
 /** What a person can do when an explicitly chosen EP does not load. */
 const EP_HINTS: Partial<Record<EpName, string>> = {
   cuda: 'to use CUDA, install CUDA 12 + cuDNN 9 and run `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12`',

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, promises as fsp, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isStale, STALE_AFTER_MS } from '../../../src/inference/checkpoint/cache/conversionLock';
 import { ConversionCache, MARKER_FILE, type CacheVariant, type Producer } from '../../../src/inference/checkpoint/conversionCache';
 
 const VARIANT: CacheVariant = { precision: 'fp32', epFamily: 'cpu', role: 'checkpoint' };
@@ -168,6 +169,17 @@ describe('conversion cache', function () {
     const r = await cache.ensure(source, { variant: VARIANT, prepare: async () => producer });
     assert.equal(r.converted, true);
     assert.deepEqual(readdirSync(root), [path.basename(r.dir)]);
+  });
+
+  it('judges locks by the owner: a live pid on this host holds even when busy, a dead one or a silent other host does not', () => {
+    const now = Date.now();
+    const mine = { pid: process.pid, host: os.hostname(), startedAt: now, progress: 0.5 };
+    assert.equal(isStale({ info: mine, mtimeMs: now - 5 * STALE_AFTER_MS }, now), false, 'a live owner whose heartbeat is late');
+    // A pid far above any kernel's pid_max is never alive.
+    assert.equal(isStale({ info: { ...mine, pid: 2 ** 30 }, mtimeMs: now }, now), true, 'a dead owner (kill -9)');
+    assert.equal(isStale({ info: { ...mine, host: 'elsewhere' }, mtimeMs: now - 1000 }, now), false);
+    assert.equal(isStale({ info: { ...mine, host: 'elsewhere' }, mtimeMs: now - 2 * STALE_AFTER_MS }, now), true);
+    assert.equal(isStale({ info: undefined, mtimeMs: now - 2 * STALE_AFTER_MS }, now), true, 'an unreadable lock, old');
   });
 
   it('reports sizes and clears everything, saying how much it freed', async () => {

@@ -20,23 +20,29 @@ export interface CaseOutputs {
 
 export interface CaseRun {
   pipeline: Pipeline;
-  run(caseName: string, ckptName: string): Promise<CaseOutputs>;
+  /** Runs a case; `ckptName` replaces the case's `marble-random-sd15-s1.safetensors` when given. */
+  run(caseName: string, ckptName?: string): Promise<CaseOutputs>;
 }
 
-/** A pipeline over `base` (ComfyUI-like workspace) with capture nodes for LATENT, IMAGE and CONDITIONING. */
-export function caseRunner(base: string, modelsRoot: string): CaseRun {
+/**
+ * A pipeline over `base` (ComfyUI-like workspace) with capture nodes for LATENT, IMAGE and
+ * CONDITIONING, finding models in `modelsRoot` and converting `.safetensors` into `conversionCacheDir`.
+ */
+export function caseRunner(base: string, modelsRoot: string, conversionCacheDir?: string): CaseRun {
   const captured: Record<string, unknown> = {};
   const pipeline = new Pipeline(base, {
     extraNodes: ['LATENT', 'IMAGE', 'CONDITIONING'].map((t) => captureNode(t, (v) => (captured[t] = v))),
   });
-  (pipeline.cfg as { modelsRoots: string[] }).modelsRoots = [modelsRoot];
+  const cfg = pipeline.cfg as { modelsRoots: string[]; conversionCacheDir?: string };
+  cfg.modelsRoots = [modelsRoot];
+  if (conversionCacheDir) cfg.conversionCacheDir = conversionCacheDir;
   return {
     pipeline,
     async run(caseName, ckptName) {
       const spec = JSON.parse(fs.readFileSync(path.join(CASES_DIR, `${caseName}.json`), 'utf8')) as { prompt: ApiPrompt; input?: string[] };
       for (const f of spec.input ?? []) fs.copyFileSync(path.join(CASES_DIR, f), path.join(base, 'input', f));
       const prompt = structuredClone(spec.prompt);
-      prompt['4'].inputs.ckpt_name = ckptName;
+      if (ckptName) prompt['4'].inputs.ckpt_name = ckptName;
       prompt['100'] = { class_type: 'TestCaptureLATENT', inputs: { value: ['3', 0] } };
       prompt['101'] = { class_type: 'TestCaptureIMAGE', inputs: { value: ['8', 0] } };
       prompt['102'] = { class_type: 'TestCaptureCONDITIONING', inputs: { value: ['6', 0] } };

@@ -3,7 +3,7 @@
 // published): converted through the cache like checkpoints, they must give exactly the latent
 // that Load Checkpoint gives for the whole file. Plus clip skip on converted encoders.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ConversionCache } from '../../../src/inference/checkpoint/conversionCache';
 import type { Conditioning } from '../../../src/inference/nodes/modelTypes';
@@ -115,6 +115,41 @@ describe('standalone .safetensors loaders', function () {
     let d = 0;
     for (let i = 0; i < plain.length; i++) d = Math.max(d, Math.abs(plain[i] - skip[i]));
     assert.ok(d > 1e-3, `clip skip reads another layer (max diff ${d})`);
+  });
+
+  it('a CPU entry holds ORT-optimized graphs that sample exactly as the portable ones', async () => {
+    const prompt: ApiPrompt = {
+      '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'small.safetensors' } },
+      '5': { class_type: 'EmptyLatentImage', inputs: { width: 64, height: 64, batch_size: 1 } },
+      '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a red boat', clip: ['4', 1] } },
+      '7': { class_type: 'CLIPTextEncode', inputs: { text: 'fog', clip: ['4', 1] } },
+      '3': sampler(['4', 0], ['6', 0], ['7', 0]),
+      '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] } },
+      '9': { class_type: 'VAEEncode', inputs: { pixels: ['8', 0], vae: ['4', 2] } },
+      '20': { class_type: 'TestCaptureLATENT', inputs: { value: ['3', 0] } },
+      '21': { class_type: 'TestCaptureLATENT', inputs: { value: ['9', 0] } },
+    };
+    const results: Float32Array[][] = [];
+    for (const optimize of ['1', '0']) {
+      process.env.MARBLE_OPTIMIZE_CACHE = optimize;
+      const p = new Pipeline(ws.base, { extraNodes: [captureNode('LATENT', (v, id) => captured.set(id, v))] });
+      p.cfg.conversionCacheDir = path.join(ws.base, `cache-${optimize}`);
+      try {
+        const r = await p.run(prompt);
+        assert.equal(r.outcome.status, 'success', failure(r));
+      } finally {
+        await p.dispose();
+        delete process.env.MARBLE_OPTIMIZE_CACHE;
+      }
+      results.push(['20', '21'].map((id) => (captured.get(id) as Latent).samples.data));
+      const [entry] = (await new ConversionCache(p.cfg.conversionCacheDir!).info()).entries;
+      const files = Object.keys(JSON.parse(await fsp.readFile(path.join(entry.dir, 'marble-conversion.json'), 'utf8')).files as Record<string, number>);
+      assert.equal(files.includes('unet/model.optimized.onnx_data'), optimize === '1', files.join(', '));
+      assert.equal(entry.variant?.optimizedFor !== undefined, optimize === '1');
+    }
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    assert.ok(maxDiff(results[0][0], results[1][0]) <= 1e-5, `sampled latent: ${maxDiff(results[0][0], results[1][0])}`);
+    assert.ok(maxDiff(results[0][1], results[1][1]) <= 1e-5, `VAE round trip: ${maxDiff(results[0][1], results[1][1])}`);
   });
 
   it('CLIPLoader refuses other text encoder types, naming the input', async () => {

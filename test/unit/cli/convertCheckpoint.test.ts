@@ -50,6 +50,22 @@ describe('marble convert-checkpoint', function () {
     assert.deepEqual(readdirSync(path.dirname(out)), ['small'], 'no temp folder left beside it');
   });
 
+  it('--precision fp16 stores half-size weights; --as vae refuses a full checkpoint', async () => {
+    const fp32 = path.join(tmp, 'onnx', 'small');
+    const fp16 = path.join(tmp, 'onnx', 'small-fp16');
+    const io = captureIO();
+    assert.equal(await main(['convert-checkpoint', ckpt, '--out', fp16, '--precision', 'fp16'], io), 0, io.stderr);
+    if (!existsSync(fp32)) assert.equal(await main(['convert-checkpoint', ckpt, '--out', fp32], captureIO()), 0);
+    const data = async (dir: string) => (await fsp.stat(path.join(dir, 'unet', 'model.onnx_data'))).size;
+    const ratio = (await data(fp16)) / (await data(fp32));
+    assert.ok(ratio > 0.45 && ratio < 0.55, `fp16 U-Net weights are half of fp32: ratio ${ratio}`);
+    // A checkpoint is not a VAE file: --as vae refuses it, naming what was found.
+    const wrong = captureIO();
+    assert.equal(await main(['convert-checkpoint', ckpt, '--out', path.join(tmp, 'vae-out'), '--as', 'vae'], wrong), 2);
+    assert.match(wrong.stderr, /small\.safetensors: .*checkpoint/);
+    assert.ok(!wrong.stderr.trim().includes('\n'), 'one line');
+  });
+
   it('refuses a non-empty --out and bad files in one line, writing nothing', async () => {
     const busy = path.join(tmp, 'busy');
     await fsp.mkdir(busy);

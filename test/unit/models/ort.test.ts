@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { autoEpOrder, createSession, SessionCreateError, type SessionFactory } from '../../../src/inference/ort/executionProviders';
+import { autoEpOrder, autoRunsOnCpu, createSession, SessionCreateError, type SessionFactory } from '../../../src/inference/ort/executionProviders';
 import { float16ToFloat32 } from '../../../src/inference/ort/float16';
 import { IoAdapter } from '../../../src/inference/ort/ioAdapter';
 import { estimateModelBytes, SessionCache } from '../../../src/inference/ort/sessionCache';
@@ -43,6 +43,17 @@ describe('execution provider selection', () => {
     assert.deepEqual(autoEpOrder('win32'), ['dml', 'webgpu', 'cpu']);
     assert.deepEqual(autoEpOrder('darwin'), ['coreml', 'webgpu', 'cpu']);
     assert.deepEqual(autoEpOrder('freebsd'), ['cpu']);
+  });
+
+  it('knows when auto can only end on the CPU (which graphs a converted checkpoint gets)', () => {
+    const probe = (cuda: boolean, vulkanMissing: boolean | undefined) => ({ cuda: () => cuda, vulkanMissing: () => vulkanMissing });
+    assert.equal(autoRunsOnCpu('linux', probe(false, true)), true);
+    assert.equal(autoRunsOnCpu('linux', probe(true, true)), false, 'the CUDA provider is installed');
+    assert.equal(autoRunsOnCpu('linux', probe(false, false)), false, 'WebGPU may run over Vulkan');
+    assert.equal(autoRunsOnCpu('linux', probe(false, undefined)), false, 'cannot tell: assume a GPU may be found');
+    assert.equal(autoRunsOnCpu('win32'), false);
+    assert.equal(autoRunsOnCpu('darwin'), false);
+    assert.equal(autoRunsOnCpu('freebsd'), true);
   });
 
   it('auto falls through failing EPs to cpu and records the attempts', async () => {

@@ -1,8 +1,9 @@
 // One converter per cache entry across processes (two VS Code windows, a CLI run beside the
 // extension). The lock is a file created exclusively ('wx') holding the owner's pid and host; the
 // owner touches it every few seconds and records its progress there, so a waiting process can
-// show the same percentage. A lock is stale when its owner is gone: same host and the pid is not
-// alive (kill -9, a closed window), or not touched for STALE_AFTER_MS (another host, a hung disk).
+// show the same percentage. A lock is stale when its owner is gone: on this host, its pid is not
+// alive (kill -9, a closed window); from another host (a shared cache folder), not touched for
+// STALE_AFTER_MS.
 // The lock only saves duplicate work: entries still appear by rename of a private temp folder, so
 // two converters that both believe they hold the lock still leave one complete entry.
 import { randomBytes } from 'node:crypto';
@@ -48,10 +49,16 @@ export async function readLock(file: string): Promise<{ info: LockInfo | undefin
   }
 }
 
+/** A live owner on this host can block its event loop for a while (a busy machine), so age alone
+ * only condemns a lock after SAME_HOST_STALE_AFTER_MS (a reused pid); another host's lock goes
+ * stale when its heartbeat stops for STALE_AFTER_MS. */
+export const SAME_HOST_STALE_AFTER_MS = 10 * 60_000;
+
 export function isStale(lock: { info: LockInfo | undefined; mtimeMs: number }, now = Date.now()): boolean {
-  if (now - lock.mtimeMs > STALE_AFTER_MS) return true;
+  const age = now - lock.mtimeMs;
   const info = lock.info;
-  return !!info && info.host === os.hostname() && !pidAlive(info.pid);
+  if (info && info.host === os.hostname()) return !pidAlive(info.pid) || age > SAME_HOST_STALE_AFTER_MS;
+  return age > STALE_AFTER_MS;
 }
 
 export class ConversionLock {
