@@ -68,7 +68,7 @@ export async function sendInputListing(host: UploadHost, folder: vscode.Uri): Pr
     const combos = inputCombos(s.objectInfo);
     s.objectInfo = withInputFiles(s.objectInfo, files);
     for (const c of combos) {
-      const values = inputListing(files, c.imagesOnly);
+      const values = inputListing(files, c.filter);
       s.post({ type: 'comboValues', classType: c.classType, input: c.input, values });
     }
   }

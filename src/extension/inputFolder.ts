@@ -5,13 +5,23 @@ import type { InputSpec, ObjectInfo } from '../workflow/objectInfo';
 
 /** The folder hints object_info gives inputs that list the input folder. */
 const IMAGES_ONLY_HINT = 'input (image';
+const LATENTS_ONLY_HINT = 'input (.latent';
 const INPUT_HINT = 'input';
 
-/** Names the input folder's combos show: sorted, no dot files, images only when `imagesOnly`. */
-export function inputListing(names: readonly string[], imagesOnly: boolean): string[] {
+/** Which files of the input folder a combo lists: LoadImage images, LoadLatent `.latent` files. */
+export type InputFilter = 'images' | 'latents' | 'all';
+
+function filterOf(hint: string): InputFilter {
+  if (hint.startsWith(IMAGES_ONLY_HINT)) return 'images';
+  if (hint.startsWith(LATENTS_ONLY_HINT)) return 'latents';
+  return 'all';
+}
+
+/** Names the input folder's combos show: sorted, no dot files, only the kind `filter` names. */
+export function inputListing(names: readonly string[], filter: InputFilter): string[] {
   return names
     .filter((n) => !n.startsWith('.'))
-    .filter((n) => !imagesOnly || IMAGE_EXTENSIONS.has(extensionOf(n)))
+    .filter((n) => filter === 'all' || (filter === 'images' ? IMAGE_EXTENSIONS.has(extensionOf(n)) : extensionOf(n) === '.latent'))
     .sort();
 }
 
@@ -33,7 +43,7 @@ export function withInputFiles(info: ObjectInfo, files: readonly string[]): Obje
         const hint = (spec as InputSpec)[1]?.x_folder;
         if (!Array.isArray(spec[0]) || typeof hint !== 'string' || !hint.startsWith(INPUT_HINT)) continue;
         if (copy === entry) copy = structuredClone(entry);
-        copy.input[group]![input] = [inputListing(files, hint.startsWith(IMAGES_ONLY_HINT)), spec[1]] as InputSpec;
+        copy.input[group]![input] = [inputListing(files, filterOf(hint)), spec[1]] as InputSpec;
       }
     }
     out[name] = copy;
@@ -42,14 +52,14 @@ export function withInputFiles(info: ObjectInfo, files: readonly string[]): Obje
 }
 
 /** `[className, inputName]` of the input-folder combos in `info`, e.g. LoadImage · image. */
-export function inputCombos(info: ObjectInfo): Array<{ classType: string; input: string; imagesOnly: boolean }> {
-  const out: Array<{ classType: string; input: string; imagesOnly: boolean }> = [];
+export function inputCombos(info: ObjectInfo): Array<{ classType: string; input: string; filter: InputFilter }> {
+  const out: Array<{ classType: string; input: string; filter: InputFilter }> = [];
   for (const [classType, entry] of Object.entries(info)) {
     for (const group of ['required', 'optional'] as const) {
       for (const [input, spec] of Object.entries(entry?.input?.[group] ?? {})) {
         const hint = (spec as InputSpec)[1]?.x_folder;
         if (Array.isArray(spec[0]) && typeof hint === 'string' && hint.startsWith(INPUT_HINT)) {
-          out.push({ classType, input, imagesOnly: hint.startsWith(IMAGES_ONLY_HINT) });
+          out.push({ classType, input, filter: filterOf(hint) });
         }
       }
     }

@@ -6,19 +6,21 @@ import { loadCoreCatalog } from '../../../src/workflow/catalog/catalog';
 const bytes = (s: string) => new Uint8Array(Buffer.from(s));
 
 describe('input folder (LoadImage, upload button)', () => {
-  it('lists images only for LoadImage, every file for LoadImageMask; dot files never', () => {
-    const files = ['b.jpg', 'notes.txt', '.hidden.png', 'a.PNG'];
-    assert.deepEqual(inputListing(files, true), ['a.PNG', 'b.jpg']);
-    assert.deepEqual(inputListing(files, false), ['a.PNG', 'b.jpg', 'notes.txt']);
+  it('lists images only for LoadImage, .latent files for LoadLatent, every file for LoadImageMask; dot files never', () => {
+    const files = ['b.jpg', 'notes.txt', '.hidden.png', 'a.PNG', 'x.latent'];
+    assert.deepEqual(inputListing(files, 'images'), ['a.PNG', 'b.jpg']);
+    assert.deepEqual(inputListing(files, 'latents'), ['x.latent']);
+    assert.deepEqual(inputListing(files, 'all'), ['a.PNG', 'b.jpg', 'notes.txt', 'x.latent']);
     const catalog = loadCoreCatalog();
     const info = withInputFiles(catalog, files);
     assert.deepEqual(info.LoadImage!.input.required!.image![0], ['a.PNG', 'b.jpg']);
     assert.equal(info.LoadImage!.input.required!.image![1]!.image_upload, true, 'options kept');
-    assert.deepEqual(info.LoadImageMask!.input.required!.image![0], ['a.PNG', 'b.jpg', 'notes.txt']);
+    assert.deepEqual(info.LoadImageMask!.input.required!.image![0], ['a.PNG', 'b.jpg', 'notes.txt', 'x.latent']);
+    assert.deepEqual(info.LoadLatent!.input.required!.latent![0], ['x.latent']);
     assert.deepEqual(catalog.LoadImage!.input.required!.image![0], [], 'the catalogue itself is not modified');
     assert.equal(info.KSampler, catalog.KSampler, 'other entries are shared, not copied');
-    assert.deepEqual(inputCombos(loadCoreCatalog()).map((c) => `${c.classType}.${c.input}:${c.imagesOnly}`).sort(),
-      ['LoadImage.image:true', 'LoadImageMask.image:false']);
+    assert.deepEqual(inputCombos(loadCoreCatalog()).map((c) => `${c.classType}.${c.input}:${c.filter}`).sort(),
+      ['LoadImage.image:images', 'LoadImageMask.image:all', 'LoadLatent.latent:latents']);
   });
 
   it('chooses names as ComfyUI does: free name, reuse of identical bytes, else "name (n).ext"', async () => {
