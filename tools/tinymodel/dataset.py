@@ -149,7 +149,11 @@ def render(sample, rng=None, jitter=True):
             cx += rng.uniform(-2, 2)
             cy += rng.uniform(-2, 2)
             r += rng.uniform(-1, 1)
-        img[shape_mask(s["shape"], cx, cy, r, xs, ys)] = col(s["colour"])
+        # Only the shape's bounding box is tested (speed); the grid is in pixel units.
+        y0, y1 = max(0, int((cy - r - 1) * SUPER)), min(n, int((cy + r + 1) * SUPER) + 1)
+        x0, x1 = max(0, int((cx - r - 1) * SUPER)), min(n, int((cx + r + 1) * SUPER) + 1)
+        win = img[y0:y1, x0:x1]
+        win[shape_mask(s["shape"], cx, cy, r, xs[y0:y1, x0:x1], ys[y0:y1, x0:x1])] = col(s["colour"])
     small = img.reshape(SIZE, SUPER, SIZE, SUPER, 3).mean(axis=(1, 3))
     return np.clip(np.round(small), 0, 255).astype(np.uint8)
 

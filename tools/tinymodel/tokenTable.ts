@@ -27,6 +27,8 @@ async function main(): Promise<void> {
   const table: Record<string, number[]> = {};
   for (const w of words) table[w] = tok.encode(w);
 
+  const prompts: Record<string, number[]> = {};
+  for (const p of spec.negativePrompts.prompts as string[]) prompts[p] = tok.encode(p);
   const listed = process.argv[2] ? fs.readFileSync(process.argv[2], 'utf8') : '';
   const captions = listed.split('\n').map((l) => l.trim()).filter(Boolean);
   for (const c of captions) {
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
     const full = tok.encode(c);
     if (JSON.stringify(joined) !== JSON.stringify(full)) throw new Error(`"${c}": word ids ${joined} ≠ tokenizer ${full}`);
   }
-  fs.writeFileSync(path.join(here, 'tokens.json'), `${JSON.stringify({ comment: 'written by tokenTable.ts from resources/clip-tokenizer', bos: tok.bosId, eos: tok.eosId, words: table }, null, 1)}\n`);
+  fs.writeFileSync(path.join(here, 'tokens.json'), `${JSON.stringify({ comment: 'written by tokenTable.ts from resources/clip-tokenizer', bos: tok.bosId, eos: tok.eosId, words: table, prompts }, null, 1)}\n`);
   console.log(`tokens.json: ${words.length} words; ${captions.length} captions checked against the full tokenizer`);
 }
 
