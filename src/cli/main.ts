@@ -12,6 +12,8 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   validate: { load: () => import('./commands/validate'), summary: 'check a workflow (UI/API JSON or PNG) as ComfyUI would' },
   convert: { load: () => import('./commands/convert'), summary: 'convert between UI workflow and API prompt (--to api|ui)' },
   tokenize: { load: () => import('./commands/tokenize'), summary: 'show how a prompt is tokenized and weighted' },
+  'convert-checkpoint': { load: () => import('./commands/convertCheckpoint'), summary: 'build an ONNX folder (optimum layout) from a .safetensors checkpoint' },
+  cache: { load: () => import('./commands/cache'), summary: 'show or clear the conversion cache (info|clear [--cache DIR])' },
 };
 
 function usage(): string {

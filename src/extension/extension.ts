@@ -5,6 +5,9 @@ import type { HostToGraph, HostToPanel } from '../protocol/webview';
 import { BackendSupervisor } from './backend';
 import { nodeBackendFactory } from './backendClientFactory';
 import { BackendStatusBar } from './backendStatusBar';
+import { ConversionNotifications } from './conversionProgress';
+import { formatBytes } from '../inference/checkpoint/cache/formatBytes';
+import { ConversionCache } from '../inference/checkpoint/conversionCache';
 import { registerFailableCommand } from './failableCommand';
 import { generateImageCommand, type GenerateCommandOptions } from './generateImageCommand';
 import { GeneratePanelProvider } from './generatePanelProvider';
@@ -55,6 +58,11 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
 
   const backend = new BackendSupervisor(nodeBackendFactory(context.extensionUri.fsPath), () => settings.backendConfig(), log);
   context.subscriptions.push(backend, new BackendStatusBar(backend.onDidChangePhase, backend.phase));
+  // "Preparing <name> for ONNX Runtime… 43%" while the child converts a .safetensors model.
+  const conversions = new ConversionNotifications((task) => void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification }, task));
+  context.subscriptions.push(conversions, backend.onEvent((e) => {
+    if (e.type === 'conversion') conversions.handle(e);
+  }));
 
   // Webviews may show generated images: from the workspace folders and from the staging folder.
   const imageRoots = () => [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri), settings.stagingFolder()];
@@ -92,6 +100,16 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
     const freed = await backend.free();
     vscode.window.setStatusBarMessage(freed ? 'Marble: model memory freed' : 'Marble: no models loaded', 4000);
     return freed;
+  });
+  cmd('marble.clearConversionCache', async () => {
+    // Sessions of converted models are released first, so their files can go on every platform.
+    await backend.free().catch(() => false);
+    const result = await new ConversionCache(settings.conversionCacheFolder()).clear();
+    const busy = result.skipped.length ? `; ${result.skipped.length} conversion(s) still running were left` : '';
+    void vscode.window.showInformationMessage(
+      result.removed ? `Marble: cleared the conversion cache, freed ${formatBytes(result.freedBytes)} (${result.removed} item${result.removed === 1 ? '' : 's'})${busy}.` : `Marble: the conversion cache is already empty${busy}.`,
+    );
+    return result;
   });
   cmd('marble.selectModelsFolder', () => selectModelsFolder());
   cmd('marble.createDemoModel', async () => {

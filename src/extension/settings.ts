@@ -91,6 +91,19 @@ export class MarbleSettings {
     return vscode.Uri.joinPath(this._context.globalStorageUri, 'staging');
   }
 
+  /**
+   * Where converted `.safetensors` models are cached: `marble.conversionCacheFolder` (an absolute
+   * path, machine scope) or `<global storage>/conversion-cache`.
+   */
+  conversionCacheFolder(): string {
+    const value = effectiveSetting(this._layers<string>('conversionCacheFolder'), vscode.workspace.isTrusted, '');
+    if (typeof value !== 'string') throw new Error(`Setting marble.conversionCacheFolder: expected a folder path, got ${JSON.stringify(value)}`);
+    const p = value.trim();
+    if (p === '') return path.join(this._context.globalStorageUri.fsPath, 'conversion-cache');
+    if (!path.isAbsolute(p)) throw new Error(`Setting marble.conversionCacheFolder: "${p}" must be an absolute folder path`);
+    return p;
+  }
+
   /** The `configure` message for the inference process. */
   backendConfig(): ConfigureParams {
     const cfg = vscode.workspace.getConfiguration(SECTION);
@@ -110,6 +123,7 @@ export class MarbleSettings {
       ep: checkExecutionProvider(cfg.get('executionProvider', 'auto')),
       memoryBudgetMB: budget,
       previews: this.previews(),
+      conversionCacheDir: this.conversionCacheFolder(),
     };
   }
 }

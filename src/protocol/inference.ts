@@ -34,6 +34,11 @@ export interface ConfigureParams {
   ep: string;
   memoryBudgetMB: number;
   previews: boolean;
+  /**
+   * Where `.safetensors` models converted to ONNX are cached (the extension's global storage,
+   * `marble.conversionCacheFolder`, the CLI's --cache). Absent: the platform's user cache folder.
+   */
+  conversionCacheDir?: string;
 }
 
 // ---- parent → child requests -------------------------------------------------------------
@@ -143,8 +148,16 @@ export interface PreviewEvent {
 export interface LogEvent { type: 'log'; data: { level: 'debug' | 'info' | 'warn' | 'error'; message: string } }
 /** Which execution provider actually ran a model (a CUDA request may fall back to CPU). */
 export interface EpEvent { type: 'ep'; data: { model: string; provider: string } }
+/**
+ * A `.safetensors` model being converted to ONNX on its first load (the loader node also sends
+ * ComfyUI `progress` events). `value` is 0..1; 'waiting' while another process converts the file.
+ */
+export interface ConversionEvent {
+  type: 'conversion';
+  data: { prompt_id?: string; node?: string; name: string; file: string; state: 'converting' | 'waiting' | 'done' | 'failed'; value: number; message?: string };
+}
 
-export type BackendEvent = ExecutionEvent | StatusEvent | PreviewEvent | LogEvent | EpEvent;
+export type BackendEvent = ExecutionEvent | StatusEvent | PreviewEvent | LogEvent | EpEvent | ConversionEvent;
 
 export interface EventMessage { type: 'event'; event: BackendEvent }
 
@@ -193,6 +206,7 @@ const REQUEST_FIELDS: Record<ParentRequest['type'], FieldSpec> = {
     ep: [isString, true, 'an execution provider name'],
     memoryBudgetMB: [(v) => isFiniteNumber(v) && (v as number) >= 0, true, 'a number ≥ 0'],
     previews: [isBool, true, 'a boolean'],
+    conversionCacheDir: [isString, false, 'a folder path'],
   },
   shutdown: {},
 };

@@ -50,6 +50,11 @@ const FOLDER_ALIASES: Readonly<Record<string, readonly string[]>> = {
   unet: ['unet', 'diffusion_models'],
 };
 
+/** The canonical ComfyUI folder name (folder_paths.map_legacy: `clip` → `text_encoders`, `unet` → `diffusion_models`). */
+export function canonicalFolder(folder: string): string {
+  return folder === 'clip' ? 'text_encoders' : folder === 'unet' ? 'diffusion_models' : folder;
+}
+
 /** The sub-folders of a models root that `folder` lists, in ComfyUI's order. */
 export function modelSubfolders(folder: string): readonly string[] {
   return Object.hasOwn(FOLDER_ALIASES, folder) ? FOLDER_ALIASES[folder] : [folder];

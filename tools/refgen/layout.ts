@@ -3,6 +3,7 @@
 // network size. With SD15 it lists exactly sd15/checkpoint-manifest.json; smaller configs give
 // checkpoints in the same key layout for fast tests.
 import type { ClipTextConfig, UnetConfig, VaeConfig } from '../../src/inference/checkpoint/build/types';
+import { inputDepth, outputDepth } from '../../src/inference/checkpoint/build/unet';
 import { ruleScale, type TensorKind } from './rule';
 
 export interface CheckpointConfig {
@@ -27,7 +28,7 @@ export const SCALE_MULTIPLIERS: Readonly<Record<string, number>> = {
 export const SD15: CheckpointConfig = {
   unet: {
     inChannels: 4, outChannels: 4, modelChannels: 320, channelMult: [1, 2, 4, 4], numResBlocks: [2, 2, 2, 2],
-    transformerDepth: [1, 1, 1, 0], transformerDepthMiddle: 1, transformerDepthOutput: [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    transformerDepth: [1, 1, 1, 1, 1, 1, 0, 0], transformerDepthMiddle: 1, transformerDepthOutput: [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
     contextDim: 768, numHeads: 8, numHeadChannels: -1, useLinearInTransformer: false,
   },
   clip: { kind: 'clip-l', hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 3072, vocabSize: 49408, maxPositions: 77, activation: 'quick_gelu', eosTokenId: 49407, padTokenId: 49407 },
@@ -41,10 +42,10 @@ export const SD15: CheckpointConfig = {
 export const SD15_SMALL: CheckpointConfig = {
   unet: {
     inChannels: 4, outChannels: 4, modelChannels: 32, channelMult: [1, 2, 2], numResBlocks: [1, 1, 1],
-    transformerDepth: [1, 1, 0], transformerDepthMiddle: 1, transformerDepthOutput: [0, 0, 1, 1, 1, 1],
-    contextDim: 64, numHeads: 2, numHeadChannels: -1, useLinearInTransformer: false,
+    transformerDepth: [1, 1, 0], transformerDepthMiddle: 1, transformerDepthOutput: [1, 1, 1, 1, 0, 0],
+    contextDim: 64, numHeads: 8, numHeadChannels: -1, useLinearInTransformer: false,
   },
-  clip: { kind: 'clip-l', hiddenSize: 64, numLayers: 3, numHeads: 2, intermediateSize: 128, vocabSize: 49408, maxPositions: 77, activation: 'quick_gelu', eosTokenId: 49407, padTokenId: 49407 },
+  clip: { kind: 'clip-l', hiddenSize: 64, numLayers: 3, numHeads: 1, intermediateSize: 128, vocabSize: 49408, maxPositions: 77, activation: 'quick_gelu', eosTokenId: 49407, padTokenId: 49407 },
   vae: { zChannels: 4, ch: 32, chMult: [1, 1, 1, 1], numResBlocks: 1, inChannels: 3, outCh: 3, scalingFactor: 0.18215 },
 };
 
@@ -54,9 +55,6 @@ function kindOf(name: string, shape: readonly number[]): TensorKind {
   return 'dense';
 }
 
-function perLevel(list: number[], levels: number, level: number, block: number): number {
-  return list.length === levels ? list[level] : (list[block] ?? 0);
-}
 
 export function checkpointTensors(cfg: CheckpointConfig): ManifestEntry[] {
   const out: [string, number[]][] = [];
@@ -135,7 +133,7 @@ export function checkpointTensors(cfg: CheckpointConfig): ManifestEntry[] {
     for (let n = 0; n < u.numResBlocks[level]; n++, resIndex++, block++) {
       res(`${up}.input_blocks.${block}.0`, ch, cout);
       ch = cout;
-      const depth = perLevel(u.transformerDepth, levels, level, resIndex);
+      const depth = inputDepth(u, level, resIndex);
       if (depth > 0) st(`${up}.input_blocks.${block}.1`, ch, depth);
       skips.push(ch);
     }
@@ -157,7 +155,7 @@ export function checkpointTensors(cfg: CheckpointConfig): ManifestEntry[] {
       res(`${up}.output_blocks.${block}.0`, ch + skips.pop()!, cout);
       ch = cout;
       let layer = 1;
-      const depth = perLevel(u.transformerDepthOutput, levels, level, block);
+      const depth = outputDepth(u, level, block);
       if (depth > 0) st(`${up}.output_blocks.${block}.${layer++}`, ch, depth);
       if (level > 0 && i === u.numResBlocks[level]) conv(`${up}.output_blocks.${block}.${layer}.conv`, ch, ch, 3);
     }

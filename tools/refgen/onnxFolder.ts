@@ -4,11 +4,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeClipTextOnnx, writeUnetOnnx, writeVaeDecoderOnnx, writeVaeEncoderOnnx, type BuildOptions } from '../../src/inference/checkpoint/build';
+import { assertSupported, detectCheckpoint } from '../../src/inference/checkpoint/detect';
 import { SafetensorsFile } from '../../src/inference/safetensors/read';
 import { SPECIAL_TOKENS_MAP, TOKENIZER_CONFIG } from '../modelgen/configs';
 import { findTokenizerDir } from '../modelgen/writeModelFolder';
 import type { CheckpointConfig } from './layout';
 import { prefixedSource, SD1_PREFIXES } from './weightSource';
+
+function detected(file: SafetensorsFile) {
+  const d = detectCheckpoint(file, { role: 'checkpoint' });
+  assertSupported(d);
+  if (!d.clip || !d.unet || !d.vae) throw new Error(`${file.file}: detection found no ${!d.clip ? 'CLIP' : !d.unet ? 'U-Net' : 'VAE'}`);
+  return { clip: d.clip, unet: d.unet, vae: d.vae };
+}
 
 export interface FolderTimings {
   text_encoder: number;
@@ -17,7 +25,11 @@ export interface FolderTimings {
   vae_encoder: number;
 }
 
-export async function writeOnnxFolder(ckptFile: string, outDir: string, cfg: CheckpointConfig, opts: Omit<BuildOptions, 'onProgress'> = { precision: 'fp32' }): Promise<FolderTimings> {
+/**
+ * `cfg` 'detect' runs Marble's architecture detection on the file (the product path); a config
+ * reads the components by their SD1 prefixes with that config (the generator's own view).
+ */
+export async function writeOnnxFolder(ckptFile: string, outDir: string, cfg: CheckpointConfig | 'detect', opts: Omit<BuildOptions, 'onProgress'> = { precision: 'fp32' }): Promise<FolderTimings> {
   const file = await SafetensorsFile.open(ckptFile);
   const times: Partial<FolderTimings> = {};
   const timed = async (k: keyof FolderTimings, fn: () => Promise<void>) => {
@@ -26,13 +38,16 @@ export async function writeOnnxFolder(ckptFile: string, outDir: string, cfg: Che
     times[k] = performance.now() - t;
   };
   try {
-    const clip = prefixedSource(file, SD1_PREFIXES.clip);
-    const unet = prefixedSource(file, SD1_PREFIXES.unet);
-    const vae = prefixedSource(file, SD1_PREFIXES.vae);
-    await timed('text_encoder', () => writeClipTextOnnx(path.join(outDir, 'text_encoder', 'model.onnx'), cfg.clip, clip, opts));
-    await timed('unet', () => writeUnetOnnx(path.join(outDir, 'unet', 'model.onnx'), cfg.unet, unet, opts));
-    await timed('vae_decoder', () => writeVaeDecoderOnnx(path.join(outDir, 'vae_decoder', 'model.onnx'), cfg.vae, vae, opts));
-    await timed('vae_encoder', () => writeVaeEncoderOnnx(path.join(outDir, 'vae_encoder', 'model.onnx'), cfg.vae, vae, opts));
+    const parts = cfg === 'detect' ? detected(file) : {
+      clip: { config: cfg.clip, weights: prefixedSource(file, SD1_PREFIXES.clip) },
+      unet: { config: cfg.unet, weights: prefixedSource(file, SD1_PREFIXES.unet) },
+      vae: { config: cfg.vae, weights: prefixedSource(file, SD1_PREFIXES.vae) },
+    };
+    const { clip, unet, vae } = parts;
+    await timed('text_encoder', () => writeClipTextOnnx(path.join(outDir, 'text_encoder', 'model.onnx'), clip.config, clip.weights, opts));
+    await timed('unet', () => writeUnetOnnx(path.join(outDir, 'unet', 'model.onnx'), unet.config, unet.weights, opts));
+    await timed('vae_decoder', () => writeVaeDecoderOnnx(path.join(outDir, 'vae_decoder', 'model.onnx'), vae.config, vae.weights, opts));
+    await timed('vae_encoder', () => writeVaeEncoderOnnx(path.join(outDir, 'vae_encoder', 'model.onnx'), vae.config, vae.weights, opts));
   } finally {
     await file.close();
   }

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { BackendClient, BackendRequestError } from '../../inference/client/backendClient';
+import { defaultCacheRoot } from '../../inference/checkpoint/conversionCache';
 import { defaultRuntimeConfig } from '../../inference/nodes/runtimeConfig';
 import type { BackendEvent, PromptRejection } from '../../protocol/inference';
 import type { ApiPrompt, UiWorkflow } from '../../workflow/types';
@@ -18,6 +19,8 @@ Options:
   --models <dir>       a models folder (checkpoints/, vae/, …); repeat for several (default ./models)
   --output <dir>       where SaveImage writes (default ./output)
   --input <dir>        where LoadImage reads (default ./input)
+  --cache <dir>        where .safetensors models converted to ONNX are kept
+                       (default $MARBLE_CACHE or ~/.cache/marble/onnx; see marble cache)
   --set <id.input=v>   override an input of the API prompt, e.g. --set 3.seed=42 (v is JSON or text)
   --ep <name>          execution provider: auto, cpu, cuda, webgpu, … (default auto)
   --json               JSON-lines events on stdout instead of a progress bar
@@ -30,6 +33,7 @@ export interface RunArgs {
   models: string[];
   output?: string;
   input?: string;
+  cache?: string;
   sets: string[];
   ep: string;
   json: boolean;
@@ -48,6 +52,7 @@ export function parseRunArgs(argv: string[]): RunArgs | 'help' {
     else if (a === '--models') args.models.push(value());
     else if (a === '--output') args.output = value();
     else if (a === '--input') args.input = value();
+    else if (a === '--cache') args.cache = value();
     else if (a === '--set') args.sets.push(value());
     else if (a === '--ep') args.ep = value();
     else if (a === '--json') args.json = true;
@@ -113,6 +118,7 @@ export async function run(argv: string[], io: CliIO = processIO): Promise<number
     modelsRoots: args.models.length ? args.models.map((m) => path.resolve(m)) : cfg.modelsRoots,
     outputDir: args.output ? path.resolve(args.output) : cfg.outputDir,
     inputDir: args.input ? path.resolve(args.input) : cfg.inputDir,
+    conversionCacheDir: args.cache ? path.resolve(args.cache) : defaultCacheRoot(),
     ep: args.ep,
     previews: false,
   };

@@ -6,6 +6,7 @@
 import type { SafetensorsFile } from '../safetensors/read';
 import { clipConfigOf, hasOpenClipKeys, hfClipMapping, openClipMapping, type ClipMapping, type ClipTextConfig } from './clipKeys';
 import { describeUnet, detectUnetShape, unetFamily, type UnetConfig } from './unetConfig';
+import { diffusersUnetMapping, isDiffusersUnet } from './unetDiffusers';
 import { isDiffusersVae, SD_SCALING_FACTOR, SDXL_SCALING_FACTOR, vaeConfigOf, vaeMapping, type VaeConfig } from './vaeKeys';
 import { MappedWeights, sourceOfSafetensors, type TensorSource, type WeightMapping, type WeightSource } from './weights';
 
@@ -60,7 +61,7 @@ const LOADER_HINT: Record<CheckpointRole, string> = {
 const ROLE_WANTS: Record<CheckpointRole, string> = {
   checkpoint: 'a Stable Diffusion checkpoint (model.diffusion_model.*, cond_stage_model.*, first_stage_model.*)',
   vae: 'a VAE (encoder.*/decoder.* in LDM or diffusers naming)',
-  unet: 'a U-Net (input_blocks.*, middle_block.*, output_blocks.*, optionally under model.diffusion_model.)',
+  unet: 'a U-Net (LDM names input_blocks.*, middle_block.*, output_blocks.*, optionally under model.diffusion_model., or diffusers names)',
   clip: 'a CLIP text encoder (text_model.* in HF naming, or OpenCLIP transformer.resblocks.*)',
 };
 
@@ -75,12 +76,6 @@ function describeKeys(names: readonly string[]): string {
   const top = [...counts.entries()].sort((a, b) => b[1] - a[1]);
   const shown = top.slice(0, 8).map(([k, c]) => `${k}.* (${c})`).join(', ');
   return `${names.length} tensors: ${shown}${top.length > 8 ? `, and ${top.length - 8} more prefixes` : ''}`;
-}
-
-function shapeLookup(source: TensorSource, prefix: string) {
-  const names: string[] = [];
-  for (const n of source.tensors.keys()) if (n.startsWith(prefix)) names.push(n.slice(prefix.length));
-  return { names, shape: (name: string) => source.tensors.get(prefix + name)?.shape };
 }
 
 function checkFloat(source: TensorSource, map: ReadonlyMap<string, WeightMapping>, what: string): void {
@@ -108,7 +103,7 @@ function locate(source: TensorSource, role: CheckpointRole): Found {
   const found: Found = { diffusersUnet: false, sdxlConditioner: any('conditioner.embedders.') };
   if (has(`${UNET_PREFIX}input_blocks.0.0.weight`)) found.unetPrefix = UNET_PREFIX;
   else if (has('input_blocks.0.0.weight')) found.unetPrefix = '';
-  found.diffusersUnet = has('conv_in.weight') && any('down_blocks.') && any('time_embedding.');
+  found.diffusersUnet = isDiffusersUnet(names);
 
   if (has(`${VAE_PREFIX}decoder.conv_in.weight`) || has(`${VAE_PREFIX}encoder.conv_in.weight`)) found.vaePrefix = VAE_PREFIX;
   else if (has('decoder.conv_in.weight') || has('encoder.conv_in.weight') || isDiffusersVae(names, '')) found.vaePrefix = '';
@@ -142,6 +137,7 @@ function what(found: Found): string {
 
 function roleOf(found: Found): CheckpointRole | undefined {
   if (found.unetPrefix !== undefined) return found.vaePrefix === VAE_PREFIX || found.clip ? 'checkpoint' : 'unet';
+  if (found.diffusersUnet) return 'unet';
   if (found.vaePrefix !== undefined && !found.clip) return 'vae';
   if (found.clip && found.vaePrefix === undefined) return 'clip';
   return undefined;
@@ -174,22 +170,32 @@ export function detectFromSource(source: TensorSource, opts: { role?: Checkpoint
     return fail(`is ${found_} (${describeKeys(names)}), not ${ROLE_WANTS[role]}${hint}`);
   };
 
-  if (found.diffusersUnet && found.unetPrefix === undefined) {
-    fail(`is a diffusers-format U-Net (conv_in, down_blocks.*, time_embedding.*); Marble reads LDM-format U-Nets (input_blocks.*), as single-file checkpoints and ComfyUI's models/unet files use`);
-  }
   const used = new Set<string>();
   const result: DetectedCheckpoint = { file, family: 'sd1', prediction: 'eps', ignored: [] };
 
   // --- the parts each role takes ---
   const wantUnet = role === 'checkpoint' || role === 'unet';
-  if (wantUnet && found.unetPrefix === undefined) wrongFile();
+  // A diffusers U-Net (unet/diffusion_pytorch_model.safetensors) loads as a U-Net, as ComfyUI's
+  // UNETLoader takes it; a checkpoint is always LDM-named.
+  const diffusersUnet = role === 'unet' && found.unetPrefix === undefined && found.diffusersUnet;
+  if (wantUnet && found.unetPrefix === undefined && !diffusersUnet) wrongFile();
   if (role === 'checkpoint' && found.unetPrefix === '' && found.vaePrefix !== VAE_PREFIX && !found.clip) wrongFile();
   if (role === 'vae' && (found.vaePrefix === undefined || found.unetPrefix !== undefined)) wrongFile();
   if (role === 'clip' && (!found.clip || found.unetPrefix !== undefined)) wrongFile();
 
   if (wantUnet) {
-    const prefix = found.unetPrefix!;
-    const lookup = shapeLookup(source, prefix);
+    const prefix = found.unetPrefix ?? '';
+    const map = new Map<string, WeightMapping>();
+    if (diffusersUnet) {
+      for (const [name, m] of diffusersUnetMapping(source).map) map.set(name, m);
+    } else {
+      for (const [raw, t] of source.tensors) {
+        if (!raw.startsWith(prefix)) continue;
+        const n = raw.slice(prefix.length);
+        if (UNET_TOP.some((p) => n.startsWith(p))) map.set(n, { raw, shape: [...t.shape] });
+      }
+    }
+    const lookup = { names: [...map.keys()], shape: (n: string) => map.get(n)?.shape };
     let shapeConfig: ReturnType<typeof detectUnetShape>;
     try {
       shapeConfig = detectUnetShape(lookup);
@@ -203,20 +209,17 @@ export function detectFromSource(source: TensorSource, opts: { role?: Checkpoint
       fail(`has a U-Net Marble does not know${unclip}: ${describeUnet(shapeConfig)}; supported: SD1.x (context 768), SD2.x (context 1024, linear proj_in), SDXL (recognised, not yet supported)`);
     }
     const config: UnetConfig = { ...shapeConfig, numHeads: fam!.numHeads, numHeadChannels: fam!.numHeadChannels };
-    const map = new Map<string, WeightMapping>();
-    for (const n of lookup.names) {
-      if (UNET_TOP.some((p) => n.startsWith(p))) map.set(n, { raw: prefix + n, shape: [...lookup.shape(n)!] });
-    }
-    for (const r of UNET_REQUIRED) if (!map.has(r)) fail(`U-Net is incomplete: no '${prefix}${r}' (found ${describeKeys(names)})`);
+    for (const r of UNET_REQUIRED) if (!map.has(r)) fail(`U-Net is incomplete: no '${diffusersUnet ? r : prefix + r}'${diffusersUnet ? ' (LDM name; diffusers naming)' : ''} (found ${describeKeys(names)})`);
     checkFloat(source, map, 'U-Net');
     for (const m of map.values()) used.add(m.raw);
     result.family = fam!.family;
     result.unet = { config, weights: new MappedWeights(source, map) };
 
-    if (fam!.family === 'sd2' && config.inChannels === 4 && map.has(SD2_V_STATISTIC_KEY)) {
-      if (!source.float32Sync) fail(`telling SD2 v-prediction from eps needs the values of '${prefix}${SD2_V_STATISTIC_KEY}', and this source has none`);
+    const statistic = map.get(SD2_V_STATISTIC_KEY);
+    if (fam!.family === 'sd2' && config.inChannels === 4 && statistic) {
+      if (!source.float32Sync) fail(`telling SD2 v-prediction from eps needs the values of '${statistic.raw}', and this source has none`);
       // torch compares a float tensor with a Python float in the tensor's precision.
-      if (Math.fround(populationStd(source.float32Sync!(prefix + SD2_V_STATISTIC_KEY))) > Math.fround(0.09)) result.prediction = 'v_prediction';
+      if (Math.fround(populationStd(source.float32Sync!(statistic.raw))) > Math.fround(0.09)) result.prediction = 'v_prediction';
     }
     if ((fam!.family === 'sdxl' || fam!.family === 'sdxl_refiner') && source.tensors.has('v_pred')) result.prediction = 'v_prediction';
   }

@@ -1,7 +1,7 @@
 // `/object_info` for the registry, with folder-backed combos (checkpoints, input images, …)
 // filled from the configured folders at request time, as ComfyUI lists them on every call.
-import { folderOfHint, scanModelFolder } from '../../workflow/modelNames';
-import { fsListDir } from '../models/listDir';
+import { folderOfHint } from '../../workflow/modelNames';
+import { listModelNames } from '../models/modelsRoot';
 import type { NodeRegistry } from '../../workflow/nodeDefinition';
 import type { InputSpec, ObjectInfo } from '../../workflow/objectInfo';
 import { IMAGE_EXTENSIONS, listFiles } from '../image/inputFiles';
@@ -10,14 +10,11 @@ import type { RuntimeConfig } from '../nodes/runtimeConfig';
 export type ModelLister = (folder: string, roots: readonly string[]) => Promise<string[]>;
 
 /**
- * Model names under `<root>/<folder>` of every models root, by the workflow core's rules (model
- * extensions, an ONNX pipeline folder is one model, '/'-separated), sorted, duplicates once.
+ * Model names under `<root>/<folder>` of every models root (and the folders of an
+ * extra_model_paths.yaml beside them), by the workflow core's rules (model extensions, an ONNX
+ * pipeline folder is one model, '/'-separated), sorted, duplicates once.
  */
-export const listModelFiles: ModelLister = async (folder, roots) => {
-  const names = new Set<string>();
-  for (const root of roots) for (const n of scanModelFolder(fsListDir(root), folder)) names.add(n);
-  return [...names].sort();
-};
+export const listModelFiles: ModelLister = async (folder, roots) => listModelNames(roots, folder);
 
 async function comboValues(hint: string, config: RuntimeConfig, listModels: ModelLister): Promise<string[]> {
   if (hint.startsWith('input (image')) return listFiles(config.inputDir, IMAGE_EXTENSIONS);

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canonicalFolder } from './modelsRoot';
+import { canonicalFolder } from '../../workflow/modelNames';
 
 export class ExtraModelPathsError extends Error {
   constructor(
@@ -188,4 +188,46 @@ export function loadExtraModelPaths(file: string, text?: string): ExtraModelPath
     }
   }
   return result;
+}
+
+/** ComfyUI reads extra_model_paths.yaml from its base folder, the parent of `models/`. */
+export const EXTRA_MODEL_PATHS_FILE = 'extra_model_paths.yaml';
+
+const discovered = new Map<string, { mtimeMs: number; size: number; value: ExtraModelPaths | ExtraModelPathsError }>();
+
+/**
+ * The extra_model_paths.yaml of each models root's ComfyUI folder (`<root>/../extra_model_paths.yaml`),
+ * where the user has one, re-read when it changes. A file that cannot be parsed is returned as
+ * its error, so resolution can report it and listings can go on without it.
+ */
+export function discoverExtraModelPaths(roots: readonly string[]): Array<ExtraModelPaths | ExtraModelPathsError> {
+  const out: Array<ExtraModelPaths | ExtraModelPathsError> = [];
+  const seen = new Set<string>();
+  for (const root of roots) {
+    const file = path.join(path.dirname(path.resolve(root)), EXTRA_MODEL_PATHS_FILE);
+    if (seen.has(file)) continue;
+    seen.add(file);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch {
+      discovered.delete(file);
+      continue;
+    }
+    if (!stat.isFile()) continue;
+    const cached = discovered.get(file);
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
+      out.push(cached.value);
+      continue;
+    }
+    let value: ExtraModelPaths | ExtraModelPathsError;
+    try {
+      value = loadExtraModelPaths(file);
+    } catch (e) {
+      value = e instanceof ExtraModelPathsError ? e : new ExtraModelPathsError(file, (e as Error).message);
+    }
+    discovered.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, value });
+    out.push(value);
+  }
+  return out;
 }

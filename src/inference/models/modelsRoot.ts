@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelFolderError } from './modelFolder';
-import type { ExtraModelPaths } from './extraModelPaths';
+import { discoverExtraModelPaths, ExtraModelPathsError, type ExtraModelPaths } from './extraModelPaths';
 import { fsListDir } from './listDir';
-import { matchModelName, modelSubfolders, scanModelFolder } from '../../workflow/modelNames';
+import { canonicalFolder, matchModelName, modelSubfolders, scanModelFolder } from '../../workflow/modelNames';
 import { isPickleFileName, PICKLE_MESSAGE } from '../safetensors/read';
 
 /** Extensions ComfyUI lists in model folders (folder_paths.py), plus .onnx. */
@@ -168,13 +168,7 @@ export function resolveVae(roots: readonly string[], name: string): ResolvedVae 
 // side by side, the `clip`/`text_encoders` and `unet`/`diffusion_models` pairs, and the extra
 // search paths of extra_model_paths.yaml.
 
-/** folder_paths.map_legacy: the old names of two folders. */
-const LEGACY_FOLDERS: Readonly<Record<string, string>> = { clip: 'text_encoders', unet: 'diffusion_models' };
-
-/** The canonical ComfyUI folder name (`clip` → `text_encoders`, `unet` → `diffusion_models`). */
-export function canonicalFolder(folder: string): string {
-  return Object.hasOwn(LEGACY_FOLDERS, folder) ? LEGACY_FOLDERS[folder] : folder;
-}
+export { canonicalFolder };
 
 /** Where models are searched: models roots (ComfyUI layout) plus extra_model_paths.yaml entries. */
 export interface ModelSearch {
@@ -182,15 +176,29 @@ export interface ModelSearch {
   extra?: readonly ExtraModelPaths[];
 }
 
-const searchOf = (s: readonly string[] | ModelSearch): ModelSearch => (Array.isArray(s) ? { roots: s as readonly string[] } : (s as ModelSearch));
+/**
+ * A plain list of roots also searches the extra_model_paths.yaml of each root's ComfyUI folder.
+ * `strict` (resolution) reports a file that cannot be parsed; listings go on without it.
+ */
+function searchOf(s: readonly string[] | ModelSearch, strict: boolean): ModelSearch {
+  if (!Array.isArray(s)) return s as ModelSearch;
+  const roots = s as readonly string[];
+  const extra: ExtraModelPaths[] = [];
+  for (const found of discoverExtraModelPaths(roots)) {
+    if (found instanceof ExtraModelPathsError) {
+      if (strict) throw new ModelFolderError('bad-config', found.message);
+    } else extra.push(found);
+  }
+  return { roots, extra };
+}
 
 /**
  * The directories searched for `folder`, in ComfyUI's order: `is_default` extra paths first, then
  * each root's sub-folders (`unet` before `diffusion_models`, `text_encoders` before `clip`), then
  * the other extra paths.
  */
-export function folderPaths(search: readonly string[] | ModelSearch, folder: string): string[] {
-  const { roots, extra = [] } = searchOf(search);
+export function folderPaths(search: readonly string[] | ModelSearch, folder: string, strict = false): string[] {
+  const { roots, extra = [] } = searchOf(search, strict);
   const name = canonicalFolder(folder);
   const out: string[] = [];
   const add = (p: string) => {
@@ -207,7 +215,8 @@ export function folderPaths(search: readonly string[] | ModelSearch, folder: str
 export function listModelNames(search: readonly string[] | ModelSearch, folder: string): string[] {
   const names = new Set<string>();
   for (const dir of folderPaths(search, folder)) for (const n of scanModelFolder(fsListDir(dir), '')) names.add(n);
-  return [...names].sort((a, b) => a.localeCompare(b));
+  // Code-point order, as Python's sorted() in folder_paths.get_filename_list.
+  return [...names].sort();
 }
 
 /** What a model name resolves to. */
@@ -229,6 +238,19 @@ function hasOnnxInside(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** True when `dir` or one of its sub-folders holds an .onnx file. */
+function containsOnnx(dir: string): boolean {
+  try {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (e.isFile() && e.name.toLowerCase().endsWith('.onnx')) return true;
+      if (e.isDirectory() && fs.readdirSync(path.join(dir, e.name)).some((n) => n.toLowerCase().endsWith('.onnx'))) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
 }
 
 /** Which ONNX folders count as a model of `folder` (checkpoints need a U-Net or a pipeline index). */
@@ -264,7 +286,13 @@ function resolveAt(dir: string, segments: string[], folder: string): ResolvedMod
   } catch {
     return undefined;
   }
-  if (stat.isDirectory()) return onnxFolderFor(folder)(full) ? { kind: 'onnx', dir: full } : undefined;
+  if (stat.isDirectory()) {
+    if (!onnxFolderFor(folder)(full)) return undefined;
+    if (!containsOnnx(full)) {
+      throw new ModelFolderError('not-supported', `${full} is a diffusers folder of PyTorch weights (model_index.json, no .onnx files); Marble reads single-file .safetensors checkpoints and ONNX exports`);
+    }
+    return { kind: 'onnx', dir: full };
+  }
   if (!stat.isFile()) return undefined;
   const ext = path.extname(full).toLowerCase();
   if (SAFETENSORS_EXTENSIONS.includes(ext)) return { kind: 'safetensors', file: full };
@@ -284,7 +312,7 @@ export function resolveModel(search: readonly string[] | ModelSearch, folder: st
   const canonical = canonicalFolder(folder);
   const label = kindLabel(canonical);
   const segments = safeSegments(name, label);
-  const dirs = folderPaths(search, canonical);
+  const dirs = folderPaths(search, canonical, true);
   for (const dir of dirs) {
     const hit = resolveAt(dir, segments, canonical);
     if (hit) return hit;

@@ -1,18 +1,23 @@
-// Load Checkpoint and Load VAE over ONNX model folders. A ComfyUI workflow names a checkpoint file
-// (v1-5-pruned-emaonly-fp16.safetensors); Marble resolves it to a folder of the same base name.
-import { ComponentSession, loadModelFolder, resolveCheckpoint, resolveVae, type LoadedModel } from '../models';
+// The model loaders over ComfyUI's models folders. A workflow names a file
+// (v1-5-pruned-emaonly-fp16.safetensors): a `.safetensors` file is converted to ONNX once through
+// the conversion cache and the cached folder is opened; otherwise the name resolves to an ONNX
+// folder of the same base name, as before. Load Checkpoint, Load VAE, Load CLIP and Load
+// Diffusion Model all end in the same ONNX sessions, so every other node is unchanged.
+import * as path from 'node:path';
+import { ComponentSession, loadModelFolder, ModelFolderError, resolveModel, resolveVae, type LoadedModel } from '../models';
 import { createModelSampling, SD15_LATENT_RGB, SDXL_LATENT_RGB, type DiscreteScheduleConfig } from '../sampling';
-import type { NodeDefinition } from '../../workflow/nodeDefinition';
+import type { NodeContext, NodeDefinition } from '../../workflow/nodeDefinition';
+import { convertedFolder } from './convertedModels';
 import type { ModelServices } from './modelServices';
 import type { ClipModel, SdModel, VaeModel } from './modelTypes';
 import { schemaOf } from './schema';
 import * as fs from 'node:fs';
 
-function modelOf(loaded: LoadedModel): SdModel {
+function modelOf(loaded: LoadedModel, name = loaded.description.name): SdModel {
   const d = loaded.description;
   const prediction = d.predictionType === 'v_prediction' ? 'v_prediction' : d.predictionType === 'sample' ? 'x0' : 'eps';
   return {
-    name: d.name,
+    name,
     description: d,
     unet: loaded.unet,
     modelSampling: createModelSampling((d.schedulerConfig ?? {}) as DiscreteScheduleConfig, { prediction }),
@@ -38,45 +43,142 @@ function readJson(file: string | undefined): unknown {
   }
 }
 
+const stem = (name: string) => path.basename(name.replace(/\\/g, '/')).replace(/\.(safetensors|sft|ckpt|pt|pth|bin)$/i, '');
+
+/**
+ * ComfyUI's default CLIP layer: SD1 reads the last layer; SD2's OpenCLIP-H reads the penultimate
+ * one ("penultimate" in sd2_clip.py). Converted encoders build all layers, so SD2 starts at −2.
+ */
+function defaultLayerIdx(summary: Record<string, unknown> | undefined): number {
+  return summary?.family === 'sd2' ? -2 : -1;
+}
+
+async function clipOf(services: ModelServices, encoder: ComponentSession, tokenizerDir: string | undefined, specialTokensMap: string | undefined, name: string, layerIdx: number): Promise<ClipModel> {
+  const tokenizer = await services.tokenizerFor(tokenizerDir);
+  return { name, encoder, tokenizer, padId: padIdOf(readJson(specialTokensMap), tokenizer.eosId), layerIdx };
+}
+
+/** A `.safetensors` (or refused pickle) under the loader's folders, converted to a cached ONNX folder. */
+async function fromFile(services: ModelServices, file: string, role: 'checkpoint' | 'vae' | 'unet' | 'clip', ctx: NodeContext, input: string) {
+  return convertedFolder(services, file, role, ctx, input);
+}
+
+const hasFile = (dir: string, ...rel: string[]) => fs.existsSync(path.join(dir, ...rel));
+
+/** resolveModel with the input named in its errors (not found, pickle refused, name leaving its folder). */
+function resolveInput(roots: readonly string[], folder: string, input: string, name: string) {
+  try {
+    return resolveModel(roots, folder, name);
+  } catch (e) {
+    if (e instanceof ModelFolderError) throw new ModelFolderError(e.code, `input '${input}': ${e.message}`);
+    throw e;
+  }
+}
+
 export function loaderNodes(services: ModelServices): NodeDefinition[] {
   const roots = () => services.getConfig().modelsRoots;
   return [
     {
       schema: schemaOf('CheckpointLoaderSimple'),
-      async run(inputs) {
-        const dir = resolveCheckpoint(roots(), String(inputs.ckpt_name));
+      async run(inputs, ctx) {
+        const name = String(inputs.ckpt_name);
+        const src = resolveInput(roots(), 'checkpoints', 'ckpt_name', name);
+        let dir: string;
+        let display: string | undefined;
+        let summary: Record<string, unknown> | undefined;
+        if (src.kind === 'safetensors') {
+          const conv = await fromFile(services, src.file, 'checkpoint', ctx, 'ckpt_name');
+          dir = conv.dir;
+          summary = conv.summary;
+          display = stem(name);
+        } else if (src.kind === 'onnx') {
+          dir = src.dir;
+        } else {
+          throw new ModelFolderError('missing-component', `input 'ckpt_name': ${src.file} is a single .onnx file; a checkpoint is a .safetensors file or an ONNX pipeline folder (unet/model.onnx, text_encoder/, vae_decoder/)`);
+        }
         // Only the U-Net is opened now: a missing or corrupt U-Net fails here, naming the file;
         // the encoders open on first use so an unused VAE encoder never costs memory.
         const loaded = await loadModelFolder(dir, services.cache, { open: ['unet'] });
-        if (loaded.unet.ep) services.onEp({ model: `${loaded.description.name}/unet`, provider: loaded.unet.ep });
-        const model = modelOf(loaded);
+        const modelName = display ?? loaded.description.name;
+        if (loaded.unet.ep) services.onEp({ model: `${modelName}/unet`, provider: loaded.unet.ep });
+        const model = modelOf(loaded, modelName);
         const tok = loaded.description.tokenizer;
-        let clip: ClipModel | undefined;
-        if (loaded.textEncoder) {
-          const tokenizer = await services.tokenizerFor(tok?.dir);
-          clip = {
-            name: loaded.description.name,
-            encoder: loaded.textEncoder,
-            tokenizer,
-            padId: padIdOf(readJson(tok?.specialTokensMap), tokenizer.eosId),
-            layerIdx: -1,
-          };
-        }
-        const vae: VaeModel | undefined =
-          loaded.vaeDecoder || loaded.vaeEncoder ? { name: loaded.description.name, decoder: loaded.vaeDecoder, encoder: loaded.vaeEncoder } : undefined;
+        const clip = loaded.textEncoder ? await clipOf(services, loaded.textEncoder, tok?.dir, tok?.specialTokensMap, modelName, defaultLayerIdx(summary)) : undefined;
+        const vae: VaeModel | undefined = loaded.vaeDecoder || loaded.vaeEncoder ? { name: modelName, decoder: loaded.vaeDecoder, encoder: loaded.vaeEncoder } : undefined;
         return { outputs: [model, clip, vae] };
       },
     },
     {
       schema: schemaOf('VAELoader'),
-      async run(inputs) {
+      async run(inputs, ctx) {
         const name = String(inputs.vae_name);
+        const src = resolveInput(roots(), 'vae', 'vae_name', name);
+        if (src.kind === 'safetensors') {
+          const { dir } = await fromFile(services, src.file, 'vae', ctx, 'vae_name');
+          const dec = path.join(dir, 'vae_decoder', 'model.onnx');
+          const enc = path.join(dir, 'vae_encoder', 'model.onnx');
+          const decoder = new ComponentSession('vae_decoder', dec, `VAE decoder of ${name} (${dec})`, services.cache);
+          const encoder = new ComponentSession('vae_encoder', enc, `VAE encoder of ${name} (${enc})`, services.cache);
+          await decoder.open();
+          return { outputs: [{ name: stem(name), decoder, encoder } satisfies VaeModel] };
+        }
         const found = resolveVae(roots(), name);
         const decoder = new ComponentSession('vae_decoder', found.decoder, `VAE decoder ${found.decoder}`, services.cache);
         const encoder = found.encoder ? new ComponentSession('vae_encoder', found.encoder, `VAE encoder ${found.encoder}`, services.cache) : undefined;
         await decoder.open();
         const vae: VaeModel = { name, decoder, encoder };
         return { outputs: [vae] };
+      },
+    },
+    {
+      schema: schemaOf('CLIPLoader'),
+      async run(inputs, ctx) {
+        const name = String(inputs.clip_name);
+        const type = String(inputs.type ?? 'stable_diffusion');
+        if (type !== 'stable_diffusion') {
+          throw new Error(`input 'type': '${type}' text encoders are not supported yet; Marble loads 'stable_diffusion' (SD1.x CLIP-L and SD2.x OpenCLIP-H) text encoders`);
+        }
+        const src = resolveInput(roots(), 'text_encoders', 'clip_name', name);
+        let dir: string;
+        let summary: Record<string, unknown> | undefined;
+        if (src.kind === 'safetensors') {
+          const conv = await fromFile(services, src.file, 'clip', ctx, 'clip_name');
+          dir = conv.dir;
+          summary = conv.summary;
+        } else {
+          dir = src.kind === 'onnx' ? src.dir : path.dirname(src.file);
+        }
+        const sub = hasFile(dir, 'text_encoder', 'model.onnx') ? path.join(dir, 'text_encoder') : dir;
+        const model = src.kind === 'onnx-file' ? src.file : path.join(sub, 'model.onnx');
+        if (!fs.existsSync(model)) throw new ModelFolderError('missing-component', `input 'clip_name': ${dir} has no text_encoder/model.onnx or model.onnx`);
+        const tokDir = hasFile(dir, 'tokenizer', 'vocab.json') ? path.join(dir, 'tokenizer') : undefined;
+        const encoder = new ComponentSession('text_encoder', model, `text encoder of ${name} (${model})`, services.cache);
+        await encoder.open();
+        const specialTokens = tokDir && hasFile(tokDir, 'special_tokens_map.json') ? path.join(tokDir, 'special_tokens_map.json') : undefined;
+        const clip = await clipOf(services, encoder, tokDir, specialTokens, stem(name), defaultLayerIdx(summary));
+        return { outputs: [clip] };
+      },
+    },
+    {
+      schema: schemaOf('UNETLoader'),
+      async run(inputs, ctx) {
+        const name = String(inputs.unet_name);
+        const dtype = String(inputs.weight_dtype ?? 'default');
+        if (dtype !== 'default') {
+          // fp8 storage has no ONNX Runtime CPU kernels; the converted precision is used instead.
+          ctx.log(`weight_dtype '${dtype}' is not available in Marble; the U-Net runs with the converted precision (${services.conversionVariant().precision})`);
+        }
+        const src = resolveInput(roots(), 'diffusion_models', 'unet_name', name);
+        if (src.kind === 'onnx-file') {
+          throw new ModelFolderError('missing-component', `input 'unet_name': ${src.file} is a bare .onnx file; Load Diffusion Model takes a .safetensors U-Net or a folder with unet/model.onnx (and unet/config.json, scheduler/)`);
+        }
+        const dir = src.kind === 'safetensors' ? (await fromFile(services, src.file, 'unet', ctx, 'unet_name')).dir : src.dir;
+        const loaded = await loadModelFolder(dir, services.cache, { open: ['unet'] }).catch((e: unknown) => {
+          throw e instanceof ModelFolderError ? new ModelFolderError(e.code, `input 'unet_name': ${e.message}`) : e;
+        });
+        const modelName = stem(name);
+        if (loaded.unet.ep) services.onEp({ model: `${modelName}/unet`, provider: loaded.unet.ep });
+        return { outputs: [modelOf(loaded, modelName)] };
       },
     },
   ];

@@ -2,6 +2,7 @@
 // expensive, so loaders hand out handles and the cache owns the sessions) and loaded tokenizers.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConversionCache, defaultCacheRoot, type EpFamily, type Precision } from '../checkpoint/conversionCache';
 import { EP_SETTINGS, type EpSetting } from '../ort/executionProviders';
 import { SessionCache } from '../ort/sessionCache';
 import { ClipTokenizer, findShippedTokenizerDir, loadClipTokenizer } from '../text';
@@ -24,6 +25,24 @@ export class ModelServices {
   ) {
     const cfg = getConfig();
     this.cache = cache ?? new SessionCache({ ep: parseEpSetting(cfg.ep), budgetBytes: cfg.memoryBudgetMB > 0 ? cfg.memoryBudgetMB * 2 ** 20 : undefined });
+  }
+
+  private conversions: ConversionCache | undefined;
+
+  /** Where converted `.safetensors` models live: the configured folder, else the user cache. */
+  conversionCache(): ConversionCache {
+    const root = path.resolve(this.getConfig().conversionCacheDir || defaultCacheRoot());
+    if (this.conversions?.root !== root) this.conversions = new ConversionCache(root);
+    return this.conversions;
+  }
+
+  /**
+   * The graphs a conversion writes for the configured EP: fp32 for the CPU (and for 'auto', which
+   * may end on the CPU), fp16 weights for an explicitly chosen GPU provider.
+   */
+  conversionVariant(): { precision: Precision; epFamily: EpFamily } {
+    const ep = this.getConfig().ep;
+    return ep === 'cpu' || ep === 'auto' ? { precision: 'fp32', epFamily: 'cpu' } : { precision: 'fp16', epFamily: 'gpu' };
   }
 
   /** A new EP setting applies to sessions created from now on. */

@@ -175,9 +175,12 @@ export class SafetensorsFile {
       const stat = await handle.stat();
       if (!stat.isFile()) fail('is not a regular file');
       const size = stat.size;
-      const head = new Uint8Array(Math.min(8, size));
+      const head = new Uint8Array(Math.min(9, size));
       await readFully(handle, head, 0, fail);
-      if (hasPickleMagic(head)) fail(PICKLE_MESSAGE);
+      // A header length such as 0x580 also starts with the bytes 80 05 of a pickle, so the magic
+      // is only believed when the bytes do not read as a plausible safetensors header.
+      const plausible = size >= 10 && head[8] === 0x7b && new DataView(head.buffer).getBigUint64(0, true) <= BigInt(Math.min(MAX_HEADER_BYTES, size - 8));
+      if (!plausible && hasPickleMagic(head)) fail(PICKLE_MESSAGE);
       if (size < 8) fail(`is ${size} bytes long; a safetensors file starts with an 8-byte header length (truncated or empty file)`);
       const headerLen = new DataView(head.buffer).getBigUint64(0, true);
       if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`claims a ${headerLen}-byte header; the limit is ${MAX_HEADER_BYTES} bytes (not a safetensors file, or corrupt)`);
@@ -213,7 +216,10 @@ export class SafetensorsFile {
   /** The tensor converted to float32 (exact for F16, BF16 and F32; rounded for F64 and big ints). */
   async readFloat32(name: string): Promise<Float32Array> {
     const t = this.entry(name);
-    return bytesToFloat32(t.dtype, await this.readRaw(name));
+    const raw = await this.readRaw(name);
+    // F32 needs no conversion: view the freshly read buffer instead of copying it.
+    if (t.dtype === 'F32') return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    return bytesToFloat32(t.dtype, raw);
   }
 
   /**

@@ -6,7 +6,7 @@ import { assertSupported, CheckpointError, detectCheckpoint, detectFromSource, s
 import { SafetensorsFile } from '../../../src/inference/safetensors/read';
 import { writeSafetensors, type TensorToWrite } from '../../../src/inference/safetensors/write';
 import { float32ToFloat16 } from '../../../src/inference/ort/float16';
-import { diffusersVaeShapes, openClipShapes, scaledSd15, sd15Shapes, sd2UnetShapes, sdxlShapes, type Shapes } from './layouts';
+import { diffusersSd15UnetShapes, diffusersVaeShapes, openClipShapes, scaledSd15, sd15Shapes, sd2UnetShapes, sdxlShapes, type Shapes } from './layouts';
 
 const SD15_UNET = {
   inChannels: 4, outChannels: 4, modelChannels: 320, channelMult: [1, 2, 4, 4], numResBlocks: [2, 2, 2, 2],
@@ -180,6 +180,20 @@ describe('checkpoint detection', () => {
       assert.equal(full.ignored.length, 1130 - 686);
     });
 
+    it('U-Net in diffusers naming maps to exactly the LDM names and shapes of SD1.5\'s U-Net', () => {
+      const d = detectShapes(diffusersSd15UnetShapes(), { role: 'unet' });
+      assert.equal(d.family, 'sd1');
+      assert.deepEqual(d.unet!.config, SD15_UNET);
+      assert.deepEqual(d.ignored, []);
+      const ldm = new Map(strip('model.diffusion_model.'));
+      const got = new Map(d.unet!.weights.names().map((n) => [n, d.unet!.weights.shape(n)]));
+      assert.deepEqual([...got.keys()].sort(), [...ldm.keys()].sort());
+      for (const [n, shape] of ldm) assert.deepEqual(got.get(n), shape, n);
+      assert.equal(d.unet!.weights.names().length, 686);
+      const inpaint = detectShapes(diffusersSd15UnetShapes(9), { role: 'unet' });
+      assert.equal(inpaint.unet!.config.inChannels, 9);
+    });
+
     it('CLIP: bare HF names (text_model.*) and OpenCLIP names; family follows the encoder', () => {
       const l = detectShapes(strip('cond_stage_model.transformer.'), { role: 'clip' });
       assert.equal(l.clip!.config.kind, 'clip-l');
@@ -203,8 +217,7 @@ describe('checkpoint detection', () => {
       throwsCheckpointError(() => detectShapes([]), /holds no tensors/);
       const unet = sd15.filter(([n]) => n.startsWith('model.diffusion_model.') && !n.includes('time_embed.2'));
       throwsCheckpointError(() => detectShapes(unet, { role: 'unet' }), /U-Net is incomplete: no 'model\.diffusion_model\.time_embed\.2\.weight'/);
-      const diffusersUnet = [['conv_in.weight', [320, 4, 3, 3]], ['down_blocks.0.resnets.0.conv1.weight', [320, 320, 3, 3]], ['time_embedding.linear_1.weight', [1280, 320]]] as Shapes;
-      throwsCheckpointError(() => detectShapes(diffusersUnet, { role: 'unet' }), /diffusers-format U-Net/);
+      throwsCheckpointError(() => detectShapes(diffusersSd15UnetShapes()), /is a diffusers-format U-Net .*Load Diffusion Model \(UNETLoader\)/);
     });
   });
 

@@ -107,3 +107,79 @@ export function scaledSd15(): Shapes {
     return [n, s.map((d) => (d === 128 || d === 256 || d === 512 ? d / 4 : d))];
   });
 }
+
+/**
+ * SD1.5's U-Net in diffusers naming (UNet2DConditionModel: block_out_channels 320,640,1280,1280,
+ * 2 layers per block, cross-attention in the first three levels), built from the diffusers layout.
+ */
+export function diffusersSd15UnetShapes(inChannels = 4): Shapes {
+  const out: Shapes = [];
+  const mults = [1, 2, 4, 4];
+  const mc = 320;
+  const temb = 4 * mc;
+  const ctx = 768;
+  const lin = (name: string, o: number, i: number, bias = true) => {
+    out.push([`${name}.weight`, [o, i]]);
+    if (bias) out.push([`${name}.bias`, [o]]);
+  };
+  const conv = (name: string, o: number, i: number, k = 3) => out.push([`${name}.weight`, [o, i, k, k]], [`${name}.bias`, [o]]);
+  const norm = (name: string, c: number) => out.push([`${name}.weight`, [c]], [`${name}.bias`, [c]]);
+  const resnet = (p: string, cin: number, cout: number) => {
+    norm(`${p}.norm1`, cin);
+    conv(`${p}.conv1`, cout, cin);
+    lin(`${p}.time_emb_proj`, cout, temb);
+    norm(`${p}.norm2`, cout);
+    conv(`${p}.conv2`, cout, cout);
+    if (cin !== cout) conv(`${p}.conv_shortcut`, cout, cin, 1);
+  };
+  const attention = (p: string, c: number) => {
+    norm(`${p}.norm`, c);
+    conv(`${p}.proj_in`, c, c, 1);
+    const t = `${p}.transformer_blocks.0`;
+    for (const a of ['attn1', 'attn2']) {
+      lin(`${t}.${a}.to_q`, c, c, false);
+      lin(`${t}.${a}.to_k`, c, a === 'attn1' ? c : ctx, false);
+      lin(`${t}.${a}.to_v`, c, a === 'attn1' ? c : ctx, false);
+      lin(`${t}.${a}.to_out.0`, c, c);
+    }
+    norm(`${t}.norm1`, c);
+    norm(`${t}.norm2`, c);
+    norm(`${t}.norm3`, c);
+    lin(`${t}.ff.net.0.proj`, 8 * c, c);
+    lin(`${t}.ff.net.2`, c, 4 * c);
+    conv(`${p}.proj_out`, c, c, 1);
+  };
+  conv('conv_in', mc, inChannels);
+  lin('time_embedding.linear_1', temb, mc);
+  lin('time_embedding.linear_2', temb, temb);
+  const skips = [mc];
+  let ch = mc;
+  mults.forEach((m, x) => {
+    const cout = mc * m;
+    for (let i = 0; i < 2; i++) {
+      resnet(`down_blocks.${x}.resnets.${i}`, ch, cout);
+      ch = cout;
+      if (x < 3) attention(`down_blocks.${x}.attentions.${i}`, ch);
+      skips.push(ch);
+    }
+    if (x < 3) {
+      conv(`down_blocks.${x}.downsamplers.0.conv`, ch, ch);
+      skips.push(ch);
+    }
+  });
+  resnet('mid_block.resnets.0', ch, ch);
+  attention('mid_block.attentions.0', ch);
+  resnet('mid_block.resnets.1', ch, ch);
+  [...mults].reverse().forEach((m, x) => {
+    const cout = mc * m;
+    for (let i = 0; i < 3; i++) {
+      resnet(`up_blocks.${x}.resnets.${i}`, ch + skips.pop()!, cout);
+      ch = cout;
+      if (x > 0) attention(`up_blocks.${x}.attentions.${i}`, ch);
+    }
+    if (x < 3) conv(`up_blocks.${x}.upsamplers.0.conv`, ch, ch);
+  });
+  norm('conv_norm_out', mc);
+  conv('conv_out', 4, mc);
+  return out;
+}

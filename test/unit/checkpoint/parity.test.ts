@@ -9,9 +9,13 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SafetensorsFile } from '../../../src/inference/safetensors/read';
 import { ensureSd15Reference, referenceFileBytes, testCacheDir, writeRuleCheckpoint } from '../../../tools/refgen/generate';
-import { SD15, SD15_SMALL } from '../../../tools/refgen/layout';
-import { makeWorkspace } from '../pipeline/harness';
-import { caseRunner, diffStats, ensureConvertedFolder, pixelStats, reference } from './parityHelpers';
+import { SD15_SMALL } from '../../../tools/refgen/layout';
+import { run } from '../../../src/cli/commands/run';
+import { loadLatentFile } from '../../../src/inference/nodes/latentFiles';
+import type { ApiPrompt } from '../../../src/workflow/types';
+import { bundle } from '../inference/helpers';
+import { makeWorkspace, pixelsOf, repoRoot } from '../pipeline/harness';
+import { CASES_DIR, caseRunner, diffStats, ensureConvertedFolder, pixelStats, reference } from './parityHelpers';
 
 const fmt = (n: number) => n.toExponential(3);
 
@@ -26,7 +30,7 @@ describe('checkpoint builders: small SD1.5-layout checkpoint end to end', functi
     modelsRoot = path.join(ws.base, 'models');
     const ckpt = path.join(ws.base, 'small-sd15.safetensors');
     await writeRuleCheckpoint(ckpt, SD15_SMALL, 5);
-    folder = await ensureConvertedFolder(ckpt, modelsRoot, 'small-sd15', SD15_SMALL);
+    folder = await ensureConvertedFolder(ckpt, modelsRoot, 'small-sd15', 'detect');
   });
   after(() => ws?.remove());
 
@@ -82,7 +86,7 @@ describe('checkpoint builders: small SD1.5-layout checkpoint end to end', functi
     await s.release();
   });
 
-  it('builds the same U-Net with fp16 weights (the file is fp16, so the outputs match fp32)', async () => {
+  it('builds the same U-Net with fp16 weights (the file is fp16, so the outputs match fp32) and with either attention kernel', async () => {
     const ckpt = path.join(ws.base, 'small-sd15.safetensors');
     const { writeOnnxFolder } = await import('../../../tools/refgen/onnxFolder');
     const fp16Dir = path.join(ws.base, 'fp16');
@@ -100,6 +104,11 @@ describe('checkpoint builders: small SD1.5-layout checkpoint end to end', functi
     };
     const a = await run(folder);
     const b = await run(fp16Dir);
+    // The unfused MatMul/Softmax attention computes the same network as ORT's MultiHeadAttention.
+    const matmulDir = path.join(ws.base, 'matmul');
+    await writeOnnxFolder(ckpt, matmulDir, SD15_SMALL, { precision: 'fp32', attention: 'matmul' });
+    const c = await run(matmulDir);
+    assert.ok(diffStats(c, a).maxAbs < 1e-4, `matmul vs fused attention differ by ${diffStats(c, a).maxAbs}`);
     assert.ok(fs.statSync(path.join(fp16Dir, 'unet', 'model.onnx_data')).size < fs.statSync(path.join(folder, 'unet', 'model.onnx_data')).size * 0.6);
     assert.ok(diffStats(b, a).maxAbs < 1e-5, `fp16-weight U-Net differs by ${diffStats(b, a).maxAbs}`);
     // The two timesteps give different predictions for the same sample rows.
@@ -144,7 +153,7 @@ describe('ComfyUI parity: full-size reference SD1.5 checkpoint', function () {
       this.skip();
     }
     const file = await ensureSd15Reference(cache, (m) => console.log(`    [refgen] ${m}`));
-    await ensureConvertedFolder(file, modelsRoot, 'marble-random-sd15-s1', SD15, (m) => console.log(`    [convert] ${m}`));
+    await ensureConvertedFolder(file, modelsRoot, 'marble-random-sd15-s1', 'detect', (m) => console.log(`    [convert] ${m}`));
     ws = makeWorkspace('marble-parity-');
     runner = caseRunner(ws.base, modelsRoot);
   });
@@ -170,3 +179,82 @@ describe('ComfyUI parity: full-size reference SD1.5 checkpoint', function () {
     });
   }
 });
+
+describe('ComfyUI parity through marble run: CheckpointLoaderSimple on the reference .safetensors', function () {
+  this.timeout(3_600_000);
+  const cache = testCacheDir();
+  // Its own models root (the ONNX folder above sits in another), and a conversion cache kept
+  // between runs like a user's: the second run of the suite loads from it.
+  const models = path.join(cache, 'run-models');
+  const conversionCache = path.join(cache, 'conversion-cache');
+  let ws: { base: string; remove(): void } | undefined;
+  let buildDir: string | undefined;
+
+  before(async function () {
+    fs.mkdirSync(cache, { recursive: true });
+    const ckpt = path.join(cache, 'marble-random-sd15-s1.safetensors');
+    const converted = fs.existsSync(conversionCache) && fs.readdirSync(conversionCache).length > 0;
+    const need = (fs.existsSync(ckpt) ? 0 : referenceFileBytes()) + (converted ? 0 : 4.4e9) + 1e9;
+    const free = fs.statfsSync(cache).bavail * fs.statfsSync(cache).bsize;
+    if (free < need) {
+      const reason = `ComfyUI parity through marble run SKIPPED: ${(free / 1e9).toFixed(1)} GB free in ${cache}, needs ${(need / 1e9).toFixed(1)} GB (set MARBLE_TEST_CACHE to a roomier disk)`;
+      console.warn(`\n  !!! ${reason}\n`);
+      this.skip();
+    }
+    const file = await ensureSd15Reference(cache, (m) => console.log(`    [refgen] ${m}`));
+    const linked = path.join(models, 'checkpoints', path.basename(file));
+    fs.mkdirSync(path.dirname(linked), { recursive: true });
+    if (!fs.existsSync(linked) || fs.statSync(linked).ino !== fs.statSync(file).ino) {
+      fs.rmSync(linked, { force: true });
+      fs.linkSync(file, linked);
+    }
+    ws = makeWorkspace('marble-parity-run-');
+    buildDir = fs.mkdtempSync(path.join(repoRoot, 'node_modules', '.cache', 'marble-parity-'));
+    process.env.MARBLE_INFERENCE_ENTRY = await bundle(path.join(repoRoot, 'src/inference/main.ts'), buildDir);
+  });
+  after(() => {
+    delete process.env.MARBLE_INFERENCE_ENTRY;
+    if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
+    ws?.remove();
+  });
+
+  for (const c of ['a_default', 'c_img2img']) {
+    it(`${c}: SaveLatent's latent within 1e-4 relative and SaveImage's PNG within 1 level of ComfyUI (≥ 99 %, none > 2)`, async () => {
+      const spec = JSON.parse(fs.readFileSync(path.join(CASES_DIR, `${c}.json`), 'utf8')) as { prompt: ApiPrompt; input?: string[] };
+      const input = path.join(ws!.base, 'input');
+      for (const f of spec.input ?? []) fs.copyFileSync(path.join(CASES_DIR, f), path.join(input, f));
+      const prompt = structuredClone(spec.prompt);
+      prompt['20'] = { class_type: 'SaveLatent', inputs: { samples: ['3', 0], filename_prefix: `latents/parity_${c}` } };
+      prompt['9'].inputs.filename_prefix = `parity_${c}`;
+      const promptFile = path.join(ws!.base, `${c}.api.json`);
+      fs.writeFileSync(promptFile, JSON.stringify(prompt));
+      const output = path.join(ws!.base, 'output');
+      const io = { stdout: '', stderr: '', out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };
+      const t0 = performance.now();
+      const code = await run([promptFile, '--models', models, '--cache', conversionCache, '--output', output, '--input', input, '--ep', 'cpu', '--json'], io);
+      const seconds = (performance.now() - t0) / 1000;
+      assert.equal(code, 0, io.stderr);
+      const lines = io.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+      const converted = lines.some((l) => l.type === 'conversion');
+      const images = lines.at(-1)!.data.images as string[];
+      const latentFile = findFile(path.join(output, 'latents'), (f) => f.startsWith(`parity_${c}`) && f.endsWith('.latent'));
+      const latent = await loadLatentFile(latentFile);
+      const lat = diffStats(latent.samples.data, reference(c, '3_KSampler_0').data);
+      const { data } = await pixelsOf(images[0]);
+      const px = pixelStats(Float32Array.from(data, (v) => v / 255), reference(c, '8_VAEDecode_0').data);
+      console.log(
+        `    ${c} (marble run, ${converted ? 'converted' : 'from the conversion cache'}, ${seconds.toFixed(0)} s): latent max ${fmt(lat.maxAbs)} rel ${fmt(lat.relL2)} | ` +
+          `PNG pixels within 1: ${(px.within1 * 100).toFixed(2)} %, max ${px.maxLevels.toFixed(3)}, mean ${px.meanLevels.toFixed(4)} levels`,
+      );
+      assert.ok(lat.relL2 <= 1e-4, `${c}: final latent differs by ${fmt(lat.relL2)} relative`);
+      assert.ok(px.within1 >= 0.99, `${c}: ${(px.within1 * 100).toFixed(2)} % of pixels within 1 level`);
+      assert.ok(px.maxLevels <= 2, `${c}: a pixel is ${px.maxLevels.toFixed(2)} levels off`);
+    });
+  }
+});
+
+function findFile(dir: string, pred: (name: string) => boolean): string {
+  const hits = fs.readdirSync(dir).filter(pred).sort();
+  if (!hits.length) throw new Error(`no matching file in ${dir}: ${fs.readdirSync(dir).join(', ')}`);
+  return path.join(dir, hits[hits.length - 1]);
+}

@@ -107,7 +107,7 @@ export function builderFingerprint(): string {
  * `<modelsRoot>/checkpoints/<name>/` converted from `ckptFile`, reused while its stamp matches the
  * builder sources; built in a temp folder and renamed into place.
  */
-export async function ensureConvertedFolder(ckptFile: string, modelsRoot: string, name: string, cfg: CheckpointConfig, log: (m: string) => void = () => undefined): Promise<string> {
+export async function ensureConvertedFolder(ckptFile: string, modelsRoot: string, name: string, cfg: CheckpointConfig | 'detect', log: (m: string) => void = () => undefined): Promise<string> {
   const dir = path.join(modelsRoot, 'checkpoints', name);
   const stampFile = path.join(dir, 'marble-refgen-folder.json');
   const st = fs.statSync(ckptFile);

@@ -83,6 +83,10 @@ describe('models folders (ComfyUI layout)', () => {
     }
     assert.throws(() => resolveModel([root], 'checkpoints', 'missing.safetensors'), (e: unknown) => e instanceof ModelFolderError && e.code === 'not-found' && /checkpoint 'missing\.safetensors' not found in .*checkpoints; available: a\.safetensors, old\.ckpt, sd15-onnx, sub\/b\.safetensors$/.test(e.message));
     assert.throws(() => resolveModel([root], 'checkpoints', 'notes.txt'), /not found/);
+    touch(path.join(root, 'checkpoints', 'diffusers-pt', 'model_index.json'), '{}');
+    touch(path.join(root, 'checkpoints', 'diffusers-pt', 'unet', 'diffusion_pytorch_model.safetensors'));
+    assert.throws(() => resolveModel([root], 'checkpoints', 'diffusers-pt'), (e: unknown) => e instanceof ModelFolderError && e.code === 'not-supported' && /diffusers-pt is a diffusers folder of PyTorch weights \(model_index\.json, no \.onnx files\)/.test(e.message));
+    fs.rmSync(path.join(root, 'checkpoints', 'diffusers-pt'), { recursive: true });
     assert.throws(() => resolveModel([root], 'checkpoints', ''), /no checkpoint name given/);
   });
 
@@ -149,6 +153,25 @@ describe('models folders (ComfyUI layout)', () => {
       bad('just text', /line 1: expected 'key: value'/);
       bad('a: 3', /section 'a' should hold 'folder: path' lines/);
       assert.throws(() => loadExtraModelPaths(path.join(tmp, 'missing.yaml')), /missing\.yaml: cannot be read \(ENOENT\)/);
+    });
+
+    it('is found beside a models root (ComfyUI/extra_model_paths.yaml) and re-read when it changes', async () => {
+      const base = path.join(tmp, 'discover');
+      const models = path.join(base, 'models');
+      touch(path.join(models, 'checkpoints', 'local.safetensors'));
+      touch(path.join(tmp, 'elsewhere', 'ckpts', 'far.safetensors'));
+      const yamlFile = path.join(base, 'extra_model_paths.yaml');
+      assert.deepEqual(listModelNames([models], 'checkpoints'), ['local.safetensors']);
+      fs.writeFileSync(yamlFile, `other:\n  base_path: ${path.join(tmp, 'elsewhere')}\n  checkpoints: ckpts\n`);
+      assert.deepEqual(listModelNames([models], 'checkpoints'), ['far.safetensors', 'local.safetensors']);
+      assert.deepEqual(await listModelFiles('checkpoints', [models]), ['far.safetensors', 'local.safetensors']);
+      assert.deepEqual(resolveModel([models], 'checkpoints', 'far.safetensors'), { kind: 'safetensors', file: path.join(tmp, 'elsewhere', 'ckpts', 'far.safetensors') });
+      // A broken file: resolution says where and why; listings go on with the roots alone.
+      fs.writeFileSync(yamlFile, 'other:\n\tcheckpoints: ckpts\n');
+      assert.deepEqual(listModelNames([models], 'checkpoints'), ['local.safetensors']);
+      assert.throws(() => resolveModel([models], 'checkpoints', 'far.safetensors'), (e: unknown) => e instanceof ModelFolderError && e.code === 'bad-config' && e.message.startsWith(`${yamlFile}: line 2: tabs`));
+      fs.rmSync(yamlFile);
+      assert.deepEqual(listModelNames([models], 'checkpoints'), ['local.safetensors']);
     });
 
     it('parses block scalars, quotes and comments like YAML', () => {

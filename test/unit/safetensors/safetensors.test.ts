@@ -205,6 +205,18 @@ describe('safetensors reader and writer', () => {
     }
   });
 
+  it('reads a real safetensors file whose header length starts with pickle-like bytes (80 02 … 80 05)', async () => {
+    for (const len of [0x280, 0x580]) {
+      const json = JSON.stringify({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } });
+      const file = await rawFile(dir, `len${len}.safetensors`, null, bytesOf(new Float32Array([2.5])), json.padEnd(len, ' '));
+      const head = (await fsp.readFile(file)).subarray(0, 2);
+      assert.equal(head[0], 0x80);
+      const f = await SafetensorsFile.open(file);
+      assert.deepEqual([...(await f.readFloat32('w'))], [2.5]);
+      await f.close();
+    }
+  });
+
   it('reads a tensor at the end of a 3 GB (sparse) file by offset, never the whole file', async function () {
     // Node cannot read a file over 2 GB into one buffer; a reader that did would throw here.
     const gap = 3 * 1024 ** 3;
@@ -243,6 +255,44 @@ describe('safetensors reader and writer', () => {
     assert.deepEqual(calls, ['a', 'b'], 'producers run in file order and stop at the failure');
     assert.deepEqual((await fsp.readdir(dir)).filter((f) => f.startsWith('.fail') || f === 'fail.safetensors'), []);
     await assert.rejects(writeSafetensors(file, [{ name: 'a', dtype: 'F32', shape: [1], data: new Uint8Array(4) }, { name: 'a', dtype: 'F32', shape: [1], data: new Uint8Array(4) }]), /given twice/);
+  });
+
+  it('reads element ranges and small tensors synchronously; converts every integer and float8 dtype', async () => {
+    const file = path.join(dir, 'kinds.safetensors');
+    const e4m3 = new Uint8Array([0x00, 0x38, 0xb8, 0x7e, 0x7f, 0x01, 0x08]); // 0, 1, -1, 448, NaN, 2^-9, 2^-6
+    const e5m2 = new Uint8Array([0x3c, 0xc0, 0x7b, 0x7c, 0x01]); // 1, -2, 57344, Inf, 2^-16
+    await writeSafetensors(file, [
+      { name: 'm', dtype: 'F32', shape: [3, 4], data: bytesOf(Float32Array.from({ length: 12 }, (_, i) => i)) },
+      { name: 'i32', dtype: 'I32', shape: [2], data: bytesOf(new Int32Array([-5, 2 ** 30])) },
+      { name: 'i16', dtype: 'I16', shape: [2], data: bytesOf(new Int16Array([-300, 7])) },
+      { name: 'u16', dtype: 'U16', shape: [1], data: bytesOf(new Uint16Array([65535])) },
+      { name: 'u32', dtype: 'U32', shape: [1], data: bytesOf(new Uint32Array([4e9])) },
+      { name: 'i8', dtype: 'I8', shape: [2], data: bytesOf(new Int8Array([-128, 127])) },
+      { name: 'u64', dtype: 'U64', shape: [1], data: bytesOf(new BigUint64Array([2n ** 53n + 2n])) },
+      { name: 'b', dtype: 'BOOL', shape: [3], data: new Uint8Array([0, 1, 2]) },
+      { name: 'e4m3', dtype: 'F8_E4M3', shape: [7], data: e4m3 },
+      { name: 'e5m2', dtype: 'F8_E5M2', shape: [5], data: e5m2 },
+    ]);
+    const f = await SafetensorsFile.open(file);
+    try {
+      assert.deepEqual([...(await f.readFloat32Range('m', 4, 4))], [4, 5, 6, 7], 'row 1 of a [3, 4] matrix');
+      assert.deepEqual([...(await f.readFloat32Range('m', 0, 0))], []);
+      await assert.rejects(f.readFloat32Range('m', 10, 4), /elements 10\.\.14 are outside 'm' \(12 elements\)/);
+      assert.deepEqual([...f.readFloat32Sync('m')], Array.from({ length: 12 }, (_, i) => i));
+      assert.deepEqual([...(await f.readFloat32('i32'))], [-5, 2 ** 30]);
+      assert.deepEqual([...(await f.readFloat32('i16'))], [-300, 7]);
+      assert.deepEqual([...(await f.readFloat32('u16'))], [65535]);
+      assert.deepEqual([...(await f.readFloat32('u32'))], [4e9]);
+      assert.deepEqual([...(await f.readFloat32('i8'))], [-128, 127]);
+      assert.deepEqual([...(await f.readFloat32('u64'))], [2 ** 53]);
+      assert.deepEqual([...(await f.readFloat32('b'))], [0, 1, 1]);
+      const a = await f.readFloat32('e4m3');
+      assert.deepEqual([a[0], a[1], a[2], a[3], a[5], a[6]], [0, 1, -1, 448, 2 ** -9, 2 ** -6]);
+      assert.ok(Number.isNaN(a[4]));
+      assert.deepEqual([...(await f.readFloat32('e5m2'))], [1, -2, 57344, Infinity, 2 ** -16]);
+    } finally {
+      await f.close();
+    }
   });
 
   it('errors on unknown tensor names and reads after close', async () => {

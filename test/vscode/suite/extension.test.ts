@@ -2,14 +2,17 @@
 // its edit path with undo, and inserting a generated image's reference into a Markdown file (the
 // backend step replaced by a fake PNG; the real generation tests come with the models).
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { ConversionCache } from '../../../src/inference/checkpoint/conversionCache';
 import type { MarbleApi } from '../../../src/extension/extension';
 import { api, closeAll, editTextFile, EXTENSION_ID, stagedImageGenerator, undoUntil, VIEW_TYPE, waitFor, workspaceRoot } from './helpers';
 
 const EXPECTED_COMMANDS = [
   'marble.generateImage', 'marble.generateImageHere', 'marble.generateFromSelection', 'marble.newWorkflow',
   'marble.runWorkflow', 'marble.interrupt', 'marble.freeMemory', 'marble.selectModelsFolder', 'marble.showLogs',
-  'marble.openPngAsWorkflow', 'marble.createDemoModel', 'marble.showModelsHelp',
+  'marble.openPngAsWorkflow', 'marble.createDemoModel', 'marble.showModelsHelp', 'marble.clearConversionCache',
 ];
 
 /** A valid 1×1 PNG (signature, IHDR, IDAT, IEND), enough for the asset path. */
@@ -40,6 +43,27 @@ describe('Marble extension', () => {
     const contributed = (vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON.contributes.commands as { command: string; category: string }[]);
     assert.deepEqual(contributed.map((c) => c.command).sort(), [...EXPECTED_COMMANDS].sort());
     assert.ok(contributed.every((c) => c.category === 'Marble'), 'every command has category Marble');
+  });
+
+  it('Clear Conversion Cache empties the cache folder in global storage and reports the bytes freed', async () => {
+    const root = path.join(path.dirname(marble._test.globalStorageModels()), 'conversion-cache');
+    const source = path.join(workspaceRoot().fsPath, '.marble-test-source.safetensors');
+    await fs.writeFile(source, Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')]));
+    try {
+      await new ConversionCache(root).ensure(source, {
+        variant: { precision: 'fp32', epFamily: 'cpu', role: 'checkpoint' },
+        prepare: async () => async (out) => {
+          await fs.mkdir(path.join(out, 'unet'));
+          await fs.writeFile(path.join(out, 'unet', 'model.onnx'), Buffer.alloc(50_000));
+        },
+      });
+      const result = await vscode.commands.executeCommand<{ removed: number; freedBytes: number }>('marble.clearConversionCache');
+      assert.equal(result.removed, 1);
+      assert.ok(result.freedBytes >= 50_000, String(result.freedBytes));
+      assert.deepEqual((await new ConversionCache(root).info()).entries, []);
+    } finally {
+      await fs.rm(source, { force: true });
+    }
   });
 
   it('opens default.workflow.json in the Marble custom editor', async () => {

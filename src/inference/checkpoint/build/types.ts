@@ -8,11 +8,11 @@ export interface UnetConfig {
   modelChannels: number;
   channelMult: number[];
   numResBlocks: number[];
-  /** Per input level (or per input block, ComfyUI's layout); 0 = no transformer there. */
+  /** ComfyUI's transformer_depth: one per input ResBlock, in order (or one per level); 0 = none. */
   transformerDepth: number[];
   /** ComfyUI's transformer_depth_middle: ≥ 0 a transformer of that depth, −1 a lone ResBlock, −2 no middle block. */
   transformerDepthMiddle: number;
-  /** Per output block (or per level). */
+  /** ComfyUI's transformer_depth_output: one per output block, LAST entry = output block 0 (ComfyUI pops from the end). */
   transformerDepthOutput: number[];
   contextDim: number;
   /** -1 when numHeadChannels is used. */

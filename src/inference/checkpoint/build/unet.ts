@@ -23,8 +23,23 @@ export function timestepFrequencies(dim: number, maxPeriod = 10000): Float32Arra
   return out;
 }
 
-function depthAt(list: number[], levels: number, perLevelIndex: number, blockIndex: number): number {
-  return list.length === levels ? list[perLevelIndex] : (list[blockIndex] ?? 0);
+/**
+ * Transformer depths in ComfyUI's unet_config layout: `transformer_depth` has one entry per input
+ * ResBlock, consumed from the front (pop(0)); `transformer_depth_output` one per output block,
+ * consumed from the BACK (pop()), so its last entry is output block 0. A list with one entry per
+ * level (when that differs from the block count) is read per level.
+ */
+export function inputDepth(cfg: UnetConfig, level: number, resIndex: number): number {
+  const list = cfg.transformerDepth;
+  const blocks = cfg.numResBlocks.reduce((a, b) => a + b, 0);
+  return list.length === cfg.channelMult.length && list.length !== blocks ? list[level] : (list[resIndex] ?? 0);
+}
+
+export function outputDepth(cfg: UnetConfig, level: number, block: number): number {
+  const list = cfg.transformerDepthOutput;
+  const blocks = cfg.numResBlocks.reduce((a, b) => a + b + 1, 0);
+  if (list.length === cfg.channelMult.length && list.length !== blocks) return list[level];
+  return list[list.length - 1 - block] ?? 0;
 }
 
 interface Heads {
@@ -34,7 +49,9 @@ interface Heads {
 
 export async function writeUnetOnnx(outFile: string, cfg: UnetConfig, w: WeightSource, opts: BuildOptions): Promise<void> {
   if (cfg.admInChannels) throw new Error('U-Net: class/ADM-conditioned U-Nets (SDXL, unCLIP) are not supported yet');
-  const kernel = opts.attention ?? 'matmul';
+  // ORT's fused MultiHeadAttention measured ~2× faster per step than MatMul/Softmax on the CPU EP
+  // (BENCHMARKS.md, issue 8); 'matmul' stays available for EPs without the contrib op.
+  const kernel = opts.attention ?? 'ort-mha';
   await writeStreamedModel(
     outFile,
     'unet',
@@ -125,7 +142,7 @@ export async function writeUnetOnnx(outFile: string, cfg: UnetConfig, w: WeightS
         for (let n = 0; n < cfg.numResBlocks[level]; n++, resIndex++) {
           h = await resBlock(h, `input_blocks.${block}.0`, ch, cout);
           ch = cout;
-          const depth = depthAt(cfg.transformerDepth, levels, level, resIndex);
+          const depth = inputDepth(cfg, level, resIndex);
           if (depth > 0) h = await spatialTransformer(h, `input_blocks.${block}.1`, ch, depth);
           skips.push({ value: h, ch });
           block++;
@@ -156,7 +173,7 @@ export async function writeUnetOnnx(outFile: string, cfg: UnetConfig, w: WeightS
           h = await resBlock(h, `output_blocks.${block}.0`, ch + skip.ch, cout);
           ch = cout;
           let layer = 1;
-          const depth = depthAt(cfg.transformerDepthOutput, levels, level, block);
+          const depth = outputDepth(cfg, level, block);
           if (depth > 0) h = await spatialTransformer(h, `output_blocks.${block}.${layer++}`, ch, depth);
           if (level > 0 && i === cfg.numResBlocks[level]) {
             const up = nn.resizeNearestLike(g, h, skips[skips.length - 1].value, `output_blocks.${block}.up`);
