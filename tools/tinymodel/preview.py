@@ -75,8 +75,9 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     vae = models.AutoencoderKL()
+    dec = next(p for p in ("vae_decoder.pt", "vae_decoder.pt.partial", "vae_folded.pt", "vae.pt") if os.path.exists(os.path.join(a.work, p)))
     if a.what == "recon":
-        vae.load_state_dict(torch.load(os.path.join(a.work, "vae.pt")))
+        vae.load_state_dict(torch.load(os.path.join(a.work, dec)))
         d = np.load(os.path.join(a.work, "data.npz"))
         imgs = d["images"][:16]
         x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -85,7 +86,7 @@ def main():
         out = [im for pair in zip(imgs, to_u8(rec)) for im in pair]
         write_png(a.out, grid(out))
         return
-    vae.load_state_dict(torch.load(os.path.join(a.work, "vae_folded.pt")))
+    vae.load_state_dict(torch.load(os.path.join(a.work, dec)))
     unet, clip = models.UNetModel(), models.ClipTextModel()
     if a.partial:
         s = torch.load(os.path.join(a.work, "unet_partial.pt"))
