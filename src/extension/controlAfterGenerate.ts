@@ -30,41 +30,48 @@ export function applyControlsAfterQueue<W extends { nodes: NodeLike[] }>(
 ): { workflow: W; changes: ControlChange[] } {
   const out = structuredClone(workflow);
   const changes: ControlChange[] = [];
-  for (const node of out.nodes) {
-    // Muted (2) and bypassed (4) nodes do not run, and ComfyUI does not advance their controls.
+  for (const { node, values, index, target, mode } of advancingControls(out.nodes, schemaOf)) {
+    const spec = target.spec;
+    const value = values[index];
+    if (!spec || spec[0] !== 'INT' || typeof value !== 'number') continue;
+    const o = spec[1] ?? {};
+    const range: IntRange = {
+      min: typeof o.min === 'number' ? o.min : Number.MIN_SAFE_INTEGER,
+      max: typeof o.max === 'number' ? o.max : Number.MAX_SAFE_INTEGER,
+      step: 1,
+    };
+    const next = applyControl(mode, value, range, random);
+    if (next !== value) {
+      values[index] = next;
+      changes.push({ nodeId: String(node.id), widget: target.name, from: value, to: next });
+    }
+  }
+  return { workflow: out, changes };
+}
+
+/**
+ * Every widget of an active node followed by a `control_after_generate` whose mode is not `fixed`:
+ * the widgets a run advances. Muted (2) and bypassed (4) nodes do not run, and ComfyUI does not
+ * advance their controls; an unknown mode is the user's text, left for the validator to report.
+ */
+function* advancingControls(nodes: NodeLike[], schemaOf: (classType: string) => ObjectInfoEntry | undefined) {
+  for (const node of nodes) {
     if ((node.mode ?? 0) !== 0 || !Array.isArray(node.widgets_values)) continue;
     const schema = schemaOf(node.type);
     if (!schema) continue;
     const slots = widgetSlotsFor(schema);
     const values = node.widgets_values;
-    slots.forEach((slot, i) => {
-      if (slot.kind !== 'control_after_generate' || i === 0 || i >= values.length) return;
-      const target = slots[i - 1]!;
-      const spec = target.spec;
-      if (!spec || spec[0] !== 'INT') return;
-      const value = values[i - 1];
-      if (typeof value !== 'number') return;
+    for (let i = 1; i < Math.min(slots.length, values.length); i++) {
+      if (slots[i]!.kind !== 'control_after_generate') continue;
       let mode;
       try {
         mode = normaliseControlMode(values[i]);
       } catch {
-        return; // An unknown mode is the user's text; leave it for the validator to report.
+        continue;
       }
-      if (mode === 'fixed') return;
-      const o = spec[1] ?? {};
-      const range: IntRange = {
-        min: typeof o.min === 'number' ? o.min : Number.MIN_SAFE_INTEGER,
-        max: typeof o.max === 'number' ? o.max : Number.MAX_SAFE_INTEGER,
-        step: 1,
-      };
-      const next = applyControl(mode, value, range, random);
-      if (next !== value) {
-        values[i - 1] = next;
-        changes.push({ nodeId: String(node.id), widget: target.name, from: value, to: next });
-      }
-    });
+      if (mode !== 'fixed') yield { node, values, index: i - 1, target: slots[i - 1]!, mode };
+    }
   }
-  return { workflow: out, changes };
 }
 
 /** One value a run used for a widget that has a (non-fixed) control after generate. */
@@ -83,23 +90,9 @@ export function controlledValues(
   schemaOf: (classType: string) => ObjectInfoEntry | undefined,
 ): ControlledValue[] {
   const out: ControlledValue[] = [];
-  for (const node of workflow.nodes) {
-    if ((node.mode ?? 0) !== 0 || !Array.isArray(node.widgets_values)) continue;
-    const schema = schemaOf(node.type);
-    if (!schema) continue;
-    const slots = widgetSlotsFor(schema);
-    const values = node.widgets_values;
-    slots.forEach((slot, i) => {
-      if (slot.kind !== 'control_after_generate' || i === 0 || i >= values.length) return;
-      const value = values[i - 1];
-      let mode;
-      try {
-        mode = normaliseControlMode(values[i]);
-      } catch {
-        return;
-      }
-      if (mode !== 'fixed' && typeof value === 'number') out.push({ nodeId: String(node.id), widget: slots[i - 1]!.name, value });
-    });
+  for (const { node, values, index, target } of advancingControls(workflow.nodes, schemaOf)) {
+    const value = values[index];
+    if (typeof value === 'number') out.push({ nodeId: String(node.id), widget: target.name, value });
   }
   return out;
 }
