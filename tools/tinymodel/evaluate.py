@@ -42,9 +42,9 @@ def check(img, s):
     return dominant(img, inside) == sh["colour"], dominant(img, away) == s["background"][0]
 
 
-def load(work, unet_file, partial):
+def load(work, unet_file, partial, vae_file=""):
     unet, clip, vae = models.UNetModel(), models.ClipTextModel(), models.AutoencoderKL()
-    dec = next(p for p in ("vae_decoder.pt", "vae_decoder.pt.partial", "vae_folded.pt") if os.path.exists(os.path.join(work, p)))
+    dec = vae_file or next(p for p in ("vae_decoder.pt", "vae_decoder.pt.partial", "vae_folded.pt") if os.path.exists(os.path.join(work, p)))
     vae.load_state_dict(torch.load(os.path.join(work, dec)))
     if partial:
         s = torch.load(os.path.join(work, unet_file.replace(".pt", "_partial.pt")))
@@ -63,14 +63,17 @@ def main():
     ap.add_argument("--work", default="/tmp/tinymodel-work")
     ap.add_argument("--unet-file", default="unet2.pt")
     ap.add_argument("--partial", action="store_true")
+    ap.add_argument("--vae-file", default="", help="VAE weights in --work (default: the fine-tuned decoder)")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--cfg", type=float, default=8.0)
     ap.add_argument("--png")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    unet, clip, vae = load(a.work, a.unet_file, a.partial)
+    unet, clip, vae = load(a.work, a.unet_file, a.partial, a.vae_file)
     cases = dataset.held_out_samples()
     caps = [dataset.caption_of(c) for c in cases]
-    imgs = to_u8(sample(unet, clip, vae, caps, cfg=a.cfg, negative=""))
+    imgs = to_u8(sample(unet, clip, vae, caps, steps=a.steps, cfg=a.cfg, seed=a.seed, negative=""))
     ok_c = ok_b = 0
     for img, c in zip(imgs, cases):
         c1, b1 = check(img, c)

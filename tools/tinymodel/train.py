@@ -161,17 +161,19 @@ def fold_latent_normalisation(vae, x):
 def stage_decoder(a):
     """Decoder fine-tuning with the encoder frozen: the latent space (and so the U-Net's data) stays
     the same, so this runs alongside stage unet; it sharpens edges and makes colours exact."""
-    path = os.path.join(a.work, "vae_decoder.pt")
+    path = os.path.join(a.work, a.dec_out)
     if os.path.exists(path):
         return
-    torch.manual_seed(a.seed + 2)
-    rng = np.random.default_rng(a.seed + 2)
+    torch.manual_seed(a.seed + 2 + (10 if a.dec_resume else 0))
+    rng = np.random.default_rng(a.seed + 2 + (10 if a.dec_resume else 0))
     imgs, _ = load_data(a)
     vae = models.AutoencoderKL()
-    vae.load_state_dict(torch.load(os.path.join(a.work, "vae_folded.pt")))
+    start = a.dec_resume or "vae_folded.pt"
+    vae.load_state_dict(torch.load(os.path.join(a.work, start)))
+    print(f"decoder: from {start}", flush=True)
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
     opt = torch.optim.AdamW(params, lr=a.dec_lr, weight_decay=0.0)
-    f, w = log_writer("vae_decoder_loss.csv", ["step", "recon_l1", "recon_mse", "seconds"])
+    f, w = log_writer(a.dec_out.replace(".pt", "_loss.csv"), ["step", "recon_l1", "recon_mse", "seconds"])
     t0 = time.time()
     for step in range(a.dec_steps):
         lr = a.dec_lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / a.dec_steps))
@@ -296,8 +298,8 @@ def stage_export(a):
         s = torch.load(os.path.join(a.work, a.unet_file))
         unet.load_state_dict(s["unet"])
         clip.load_state_dict(s["clip"])
-    dec = os.path.join(a.work, "vae_decoder.pt")
-    if not os.path.exists(dec):
+    dec = os.path.join(a.work, a.vae_file or "vae_decoder.pt")
+    if not a.vae_file and not os.path.exists(dec):
         dec += ".partial"  # the decoder fine-tuning stopped early for time
     print(f"export: VAE from {dec}", flush=True)
     vae.load_state_dict(torch.load(dec))
@@ -314,6 +316,9 @@ def main():
     ap.add_argument("--work", default="/tmp/tinymodel-work")
     ap.add_argument("--out", default="resources/models/marble-shapes-tiny.safetensors")
     ap.add_argument("--from-partial", action="store_true", help="export the EMA of the last periodic U-Net save")
+    ap.add_argument("--dec-resume", default="", help="continue decoder fine-tuning from this file in --work (e.g. vae_decoder.pt.partial)")
+    ap.add_argument("--dec-out", default="vae_decoder.pt")
+    ap.add_argument("--vae-file", default="", help="which VAE file of --work to export (default: vae_decoder.pt, else its .partial)")
     ap.add_argument("--unet-file", default="unet2.pt", help="which U-Net phase to export (unet.pt, unet2.pt)")
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
