@@ -1,6 +1,8 @@
 // CLIP Text Encode and friends: tokenize with ComfyUI's weighting rules, run the ONNX text encoder,
 // and produce CONDITIONING lists shaped like ComfyUI's.
-import { encodeTokenWeights, tokenizeWithWeights } from '../text';
+import { encodeTokenWeights, tokenizeWithWeights, type EmbeddingLookup } from '../text';
+import { embeddingLookup, embeddingSearchDirs, findEmbeddingFile } from '../text/loadEmbedding';
+import type { FeedValue } from '../ort/ioAdapter';
 import { tensor, type Tensor } from '../tensor';
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
 import type { ModelServices } from './modelServices';
@@ -32,18 +34,61 @@ export function hiddenOutputName(clip: ClipModel, outputNames: readonly string[]
   return outputNames.includes(normed) ? normed : `hidden_states.${index}`;
 }
 
-export async function encodeText(clip: ClipModel, text: string): Promise<Conditioning> {
-  const { chunks } = tokenizeWithWeights(clip.tokenizer, text, { padId: clip.padId });
+/** The converted encoders' input for textual-inversion vectors (checkpoint/build/clipText.ts). */
+export const EXTRA_EMBEDDINGS_INPUT = 'extra_token_embeddings';
+
+export interface EncodeTextOptions {
+  /** Where a missing embedding is reported (the node's log); ComfyUI logs a warning too. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * The tokenizer's embedding lookup for this CLIP. Converted encoders take the vectors; an ONNX
+ * export (optimum) has only input_ids, so an embedding that exists is refused there, naming it.
+ */
+function lookupFor(clip: ClipModel, width: number | undefined): EmbeddingLookup | undefined {
+  const roots = clip.embeddingDirs;
+  if (!roots || roots.length === 0) return undefined;
+  if (width === undefined) {
+    return (name) => {
+      const file = findEmbeddingFile(name, embeddingSearchDirs(roots));
+      if (file === undefined) return undefined;
+      throw new Error(
+        `embedding:${name} (${file}): the text encoder of '${clip.name}' is an ONNX export that takes token ids only, so it cannot use textual-inversion embeddings; ` +
+          'load the .safetensors checkpoint instead (Marble converts it with embedding support) or remove the embedding from the prompt',
+      );
+    };
+  }
+  return embeddingLookup(roots, { width });
+}
+
+export async function encodeText(clip: ClipModel, text: string, options: EncodeTextOptions = {}): Promise<Conditioning> {
   const io = await clip.encoder.open();
+  const extraSpec = io.inputs.find((i) => i.name === EXTRA_EMBEDDINGS_INPUT);
+  const width = typeof extraSpec?.shape[1] === 'number' ? extraSpec.shape[1] : undefined;
+  if (extraSpec && width === undefined) {
+    throw new Error(`the text encoder of '${clip.name}' declares ${EXTRA_EMBEDDINGS_INPUT} without a fixed width; reconvert the checkpoint`);
+  }
+  const { chunks, missingEmbeddings } = tokenizeWithWeights(clip.tokenizer, text, { padId: clip.padId, embeddings: lookupFor(clip, width) });
+  for (const name of missingEmbeddings) {
+    options.warn?.(`warning, embedding:${name} does not exist, ignoring (looked in ${clip.embeddingDirs?.length ? clip.embeddingDirs.join(', ') : 'no embeddings folder'})`);
+  }
   const outputNames = io.outputs.map((o) => o.name);
   const hiddenName = hiddenOutputName(clip, outputNames);
   const pooledName = ['pooler_output', 'text_embeds'].find((n) => outputNames.includes(n));
   const encoded = await encodeTokenWeights(
     chunks,
-    async (rows) => {
+    async (rows, embeddings) => {
       const ids = new Int32Array(rows.length * rows[0].length);
       rows.forEach((r, i) => ids.set(r, i * r.length));
-      const out = await clip.encoder.run({ input_ids: { ints: ids, shape: [rows.length, rows[0].length] } }, pooledName ? [hiddenName, pooledName] : [hiddenName]);
+      const feeds: Record<string, FeedValue> = { input_ids: { ints: ids, shape: [rows.length, rows[0].length] } };
+      if (width !== undefined) {
+        // At least one row: Gather needs a table even when no id points into it.
+        const extra = new Float32Array(Math.max(embeddings.length, 1) * width);
+        embeddings.forEach((v, k) => extra.set(v, k * width));
+        feeds[EXTRA_EMBEDDINGS_INPUT] = tensor([Math.max(embeddings.length, 1), width], extra);
+      }
+      const out = await clip.encoder.run(feeds, pooledName ? [hiddenName, pooledName] : [hiddenName]);
       return { hidden: out[hiddenName].data, pooled: pooledName ? out[pooledName].data : null };
     },
     { bos: clip.tokenizer.bosId, eos: clip.tokenizer.eosId, pad: clip.padId },
@@ -71,10 +116,10 @@ export function conditioningNodes(services: ModelServices): NodeDefinition[] {
   return [
     {
       schema: schemaOf('CLIPTextEncode'),
-      async run(inputs) {
+      async run(inputs, ctx) {
         const clip = asClip(inputs.clip);
         if (typeof inputs.text !== 'string') throw new Error(`input 'text' must be a string, got ${typeof inputs.text}`);
-        const cond = await encodeText(clip, inputs.text);
+        const cond = await encodeText(clip, inputs.text, { warn: (m) => ctx.log(m) });
         if (clip.encoder.ep) services.onEp({ model: `${clip.name}/text_encoder`, provider: clip.encoder.ep });
         return { outputs: [cond] };
       },

@@ -25,6 +25,8 @@ export interface ClipModel {
   readonly tokenizer: ClipTokenizer;
   readonly padId: number;
   readonly layerIdx: number;
+  /** ComfyUI's embeddings folders (folder_paths "embeddings"), searched for "embedding:name". */
+  readonly embeddingDirs?: readonly string[];
 }
 
 /** VAE: decoder and/or encoder sessions. LATENT values are raw VAE latents (unscaled), as in ComfyUI. */
