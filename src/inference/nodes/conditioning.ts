@@ -1,7 +1,7 @@
 // CLIP Text Encode and friends: tokenize with ComfyUI's weighting rules, run the ONNX text encoder,
 // and produce CONDITIONING lists shaped like ComfyUI's.
 import { encodeTokenWeights, tokenizeWithWeights, type EmbeddingLookup } from '../text';
-import { embeddingLookup, embeddingSearchDirs, findEmbeddingFile } from '../text/loadEmbedding';
+import { embeddingKeyForWidth, embeddingLookup, embeddingSearchDirs, findEmbeddingFile } from '../text/loadEmbedding';
 import type { FeedValue } from '../ort/ioAdapter';
 import { tensor, type Tensor } from '../tensor';
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
@@ -59,7 +59,8 @@ function lookupFor(clip: ClipModel, width: number | undefined): EmbeddingLookup 
       );
     };
   }
-  return embeddingLookup(roots, { width });
+  const key = embeddingKeyForWidth(width);
+  return embeddingLookup(roots, { width, key, encoderLabel: key });
 }
 
 export async function encodeText(clip: ClipModel, text: string, options: EncodeTextOptions = {}): Promise<Conditioning> {
