@@ -2,7 +2,7 @@
 // and produce CONDITIONING lists shaped like ComfyUI's.
 import { encodeTokenWeights, tokenizeWithWeights, type EmbeddingLookup } from '../text';
 import { embeddingKeyForWidth, embeddingLookup, embeddingSearchDirs, findEmbeddingFile } from '../text/loadEmbedding';
-import type { FeedValue } from '../ort/ioAdapter';
+import type { FeedValue, IoSpec } from '../ort/ioAdapter';
 import { tensor, type Tensor } from '../tensor';
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
 import type { ModelServices } from './modelServices';
@@ -36,6 +36,32 @@ export function hiddenOutputName(clip: ClipModel, outputNames: readonly string[]
 
 /** The converted encoders' input for textual-inversion vectors (checkpoint/build/clipText.ts). */
 export const EXTRA_EMBEDDINGS_INPUT = 'extra_token_embeddings';
+
+/**
+ * Feeds for a text encoder: input_ids [rows, seq], and on converted encoders
+ * extra_token_embeddings [max(E, 1), D] (ids −(k+1) select embeddings[k]; one unused zero row
+ * when there are none). Every caller running a converted text encoder feeds it this way.
+ */
+export function textEncoderFeeds(inputs: readonly IoSpec[], rows: readonly (readonly number[])[], embeddings: readonly Float32Array[] = []): Record<string, FeedValue> {
+  const seq = rows[0]?.length ?? 0;
+  const ids = new Int32Array(rows.length * seq);
+  rows.forEach((r, i) => ids.set(r, i * seq));
+  const feeds: Record<string, FeedValue> = { input_ids: { ints: ids, shape: [rows.length, seq] } };
+  const spec = inputs.find((i) => i.name === EXTRA_EMBEDDINGS_INPUT);
+  const width = spec?.shape[1];
+  if (typeof width === 'number') {
+    const count = Math.max(embeddings.length, 1);
+    const extra = new Float32Array(count * width);
+    embeddings.forEach((v, k) => {
+      if (v.length !== width) throw new Error(`textual-inversion vector ${k} has ${v.length} values; the text encoder takes ${width}`);
+      extra.set(v, k * width);
+    });
+    feeds[EXTRA_EMBEDDINGS_INPUT] = tensor([count, width], extra);
+  } else if (embeddings.length > 0) {
+    throw new Error(`this text encoder takes token ids only (no ${EXTRA_EMBEDDINGS_INPUT} input); it cannot use textual-inversion embeddings`);
+  }
+  return feeds;
+}
 
 export interface EncodeTextOptions {
   /** Where a missing embedding is reported (the node's log); ComfyUI logs a warning too. */
@@ -80,16 +106,7 @@ export async function encodeText(clip: ClipModel, text: string, options: EncodeT
   const encoded = await encodeTokenWeights(
     chunks,
     async (rows, embeddings) => {
-      const ids = new Int32Array(rows.length * rows[0].length);
-      rows.forEach((r, i) => ids.set(r, i * r.length));
-      const feeds: Record<string, FeedValue> = { input_ids: { ints: ids, shape: [rows.length, rows[0].length] } };
-      if (width !== undefined) {
-        // At least one row: Gather needs a table even when no id points into it.
-        const extra = new Float32Array(Math.max(embeddings.length, 1) * width);
-        embeddings.forEach((v, k) => extra.set(v, k * width));
-        feeds[EXTRA_EMBEDDINGS_INPUT] = tensor([Math.max(embeddings.length, 1), width], extra);
-      }
-      const out = await clip.encoder.run(feeds, pooledName ? [hiddenName, pooledName] : [hiddenName]);
+      const out = await clip.encoder.run(textEncoderFeeds(io.inputs, rows, embeddings), pooledName ? [hiddenName, pooledName] : [hiddenName]);
       return { hidden: out[hiddenName].data, pooled: pooledName ? out[pooledName].data : null };
     },
     { bos: clip.tokenizer.bosId, eos: clip.tokenizer.eosId, pad: clip.padId },
