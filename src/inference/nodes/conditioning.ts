@@ -85,7 +85,7 @@ function lookupFor(clip: ClipModel, width: number | undefined): EmbeddingLookup 
       );
     };
   }
-  const key = embeddingKeyForWidth(width);
+  const key = clip.embeddingKey ?? embeddingKeyForWidth(width);
   return embeddingLookup(roots, { width, key, encoderLabel: key });
 }
 

@@ -8,10 +8,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeClipTextOnnx } from '../../../src/inference/checkpoint/build';
 import { ComponentSession } from '../../../src/inference/models';
-import { encodeText } from '../../../src/inference/nodes/conditioning';
+import { encodeText, textEncoderFeeds } from '../../../src/inference/nodes/conditioning';
 import type { ClipModel, Conditioning } from '../../../src/inference/nodes/modelTypes';
 import { SessionCache } from '../../../src/inference/ort/sessionCache';
 import { SafetensorsFile } from '../../../src/inference/safetensors/read';
+import type { Tensor } from '../../../src/inference/tensor';
 import { writeSafetensors } from '../../../src/inference/safetensors/write';
 import { writeRuleCheckpoint } from '../../../tools/refgen/generate';
 import { SD15_SMALL } from '../../../tools/refgen/layout';
@@ -115,6 +116,31 @@ describe('textual-inversion embeddings in a converted text encoder', function ()
       assert.match(e.message, /72 wide; this text encoder takes 64-wide vectors/);
       return true;
     });
+  });
+
+  it("reads the encoder's own tensor from an SDXL-style file holding clip_l and clip_g", async () => {
+    const cat = row.get(idOf('cat'))!;
+    const dog = row.get(idOf('dog'))!;
+    await writeSafetensors(path.join(embDir, 'pair.safetensors'), [
+      { name: 'clip_g', dtype: 'F32', shape: [1, D], data: new Uint8Array(Float32Array.from(dog).buffer) },
+      { name: 'clip_l', dtype: 'F32', shape: [1, D], data: new Uint8Array(Float32Array.from(cat).buffer) },
+    ]);
+    same(await encodeText({ ...clip, embeddingKey: 'clip_l' }, 'a embedding:pair b'), await encodeText(clip, 'a cat b'));
+    same(await encodeText({ ...clip, embeddingKey: 'clip_g' }, 'a embedding:pair b'), await encodeText(clip, 'a dog b'));
+    // No key for a 64-wide encoder: the file's first tensor, as ComfyUI's next(iter(values)).
+    same(await encodeText(clip, 'a embedding:pair b'), await encodeText(clip, 'a dog b'));
+  });
+
+  it('feeds one unused zero row when there are no embeddings, and checks vector widths', async () => {
+    const io = await clip.encoder.open();
+    const feeds = textEncoderFeeds(io.inputs, [[1, 2, 3]]);
+    assert.deepEqual((feeds.extra_token_embeddings as Tensor).shape, [1, D]);
+    assert.ok((feeds.extra_token_embeddings as Tensor).data.every((v) => v === 0));
+    const two = textEncoderFeeds(io.inputs, [[1, -1, -2]], [new Float32Array(D).fill(1), new Float32Array(D).fill(2)]);
+    assert.deepEqual((two.extra_token_embeddings as Tensor).shape, [2, D]);
+    assert.equal((two.extra_token_embeddings as Tensor).data[D], 2);
+    assert.throws(() => textEncoderFeeds(io.inputs, [[-1]], [new Float32Array(D + 1)]), /vector 0 has 65 values; the text encoder takes 64/);
+    assert.throws(() => textEncoderFeeds([{ name: 'input_ids', type: 'int32', shape: ['b', 's'] }], [[-1]], [new Float32Array(D)]), /takes token ids only/);
   });
 
   it('an ONNX export without the embeddings input refuses an existing embedding by name, and encodes plain prompts', async () => {
