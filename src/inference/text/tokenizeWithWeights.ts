@@ -27,6 +27,8 @@ export interface WeightedToken {
   weight: number;
   /** A textual-inversion embedding's vector, used instead of the token table's row. */
   vector?: Float32Array;
+  /** The embedding's name as written in the prompt (with `vector`). */
+  embedding?: string;
 }
 
 /** The id a token of an embedding carries: no vocabulary id, the vector stands in for it. */
@@ -128,7 +130,7 @@ export function tokenizeWithWeights(
         const found = resolveEmbedding(piece, options.embeddings);
         if (found.vectors !== undefined) {
           usedEmbeddings.push(found.name);
-          groups.push(found.vectors.map((vector) => ({ id: EMBEDDING_TOKEN_ID, weight, vector })));
+          groups.push(found.vectors.map((vector) => ({ id: EMBEDDING_TOKEN_ID, weight, vector, embedding: found.name })));
         } else if (found.name !== '') {
           missingEmbeddings.push(found.name);
         }
