@@ -191,6 +191,46 @@ export function readEmbeddingFile(file: string, target: EmbeddingTarget): Loaded
   }
 }
 
+/**
+ * How many tokens an embedding file adds for an encoder keyed `key`, from its header alone (the
+ * editor's token counter: no tensor bytes are read, widths are not checked).
+ */
+export function countEmbeddingTokens(file: string, key = 'clip_l'): number {
+  const fail = (defect: string): never => {
+    throw new EmbeddingError(`embedding ${file}: ${defect}`);
+  };
+  if (isPickleFileName(file)) fail(PICKLE_MESSAGE);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < 10 || size > MAX_EMBEDDING_BYTES) fail(`is ${size} bytes; not an embedding file`);
+    const head = new Uint8Array(8);
+    readExactly(fd, head, 0, fail);
+    const headerLen = new DataView(head.buffer).getBigUint64(0, true);
+    if (headerLen < 2n || headerLen > BigInt(size - 8)) fail(`claims a ${headerLen}-byte header in a ${size}-byte file`);
+    const headerBytes = new Uint8Array(Number(headerLen));
+    readExactly(fd, headerBytes, 8, fail);
+    const { tensors } = parseHeader(headerBytes, size, fail);
+    const ordered = [...tensors.values()].sort((a, b) => a.start - b.start || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return chooseEmbeddingTensors(ordered.map((t) => t.name), key).reduce((n, name) => {
+      const shape = tensors.get(name)!.shape;
+      return n + (shape.length === 1 ? 1 : shape.length === 2 ? shape[0]! : fail(`tensor '${name}' is not [width] or [tokens, width]`));
+    }, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A lookup giving placeholder vectors (empty arrays), one per token: for counting tokens only. */
+export function embeddingCountLookup(roots: readonly string[]): (name: string) => Float32Array[] | undefined {
+  let dirs: string[] | undefined;
+  return (name) => {
+    dirs ??= embeddingSearchDirs(roots);
+    const file = findEmbeddingFile(name, dirs);
+    return file === undefined ? undefined : Array.from({ length: countEmbeddingTokens(file) }, () => new Float32Array(0));
+  };
+}
+
 function readVectors(fd: number, t: TensorEntry, target: EmbeddingTarget, fail: (defect: string) => never): Float32Array[] {
   const shape = `[${t.shape.join(', ')}]`;
   if (!FLOAT_DTYPES.includes(t.dtype)) fail(`tensor '${t.name}' is ${t.dtype}; an embedding holds float vectors (F32, F16, BF16)`);
