@@ -4,15 +4,16 @@
 // and from A1111):
 // * Each weighted segment is tokenized as ONE piece of text (older ComfyUI split on spaces and
 //   tokenized word by word; that changed before 0.3.x). A segment is only cut where
-//   "embedding:" follows whitespace, so "embedding:name" starts its own group.
+//   "embedding:" follows a space or a newline (re.split(' embedding:|\nembedding:'): a tab or
+//   a comma before it leaves it text), so "embedding:name" starts its own group.
 // * A group shorter than maxWordLength (8) tokens that does not fit into the current chunk
 //   moves whole to the next chunk; the current chunk is closed with EOS and padded.
 // * A group of 8 or more tokens is cut exactly at the chunk boundary (75 tokens + BOS + EOS).
 //   So a long unweighted prompt fills chunks 75 by 75, while "(red:1.1) ball" style short
 //   segments are kept together.
 // * BOS/EOS/pad carry weight 1.0. The last chunk is padded to maxLength with the pad id.
-// * "embedding:name" (textual inversion): the name is the first word after the prefix (cut
-//   before a '<' or '['); the `embeddings` lookup gives its vectors, which become one group of
+// * "embedding:name" (textual inversion): the name is the first whitespace-separated word
+//   after the prefix, punctuation included; the `embeddings` lookup gives its vectors, which become one group of
 //   tokens with the segment's weight, chunked like words (8 or more vectors may split across
 //   chunks). A name not found is retried without surrounding commas, the commas then staying as
 //   text. A name still not found is dropped and reported in missingEmbeddings (ComfyUI logs
@@ -63,9 +64,9 @@ export interface TokenizedPrompt {
 
 const EMBEDDING_PREFIX = 'embedding:';
 
-/** Splits where "embedding:" follows whitespace; each later piece keeps its prefix. */
+/** Splits at " embedding:" and "\nembedding:" (the separator is dropped); each later piece keeps its prefix. */
 function splitAtEmbeddings(text: string): string[] {
-  const pieces = text.split(/(?<=\s)embedding:/u);
+  const pieces = text.split(/ embedding:|\nembedding:/u);
   return [pieces[0]!, ...pieces.slice(1).map((p) => EMBEDDING_PREFIX + p)].filter((p) => p !== '');
 }
 
@@ -80,13 +81,8 @@ interface EmbeddingPiece {
 /** ComfyUI's _try_get_embedding on the text after "embedding:". */
 function resolveEmbedding(piece: string, lookup: EmbeddingLookup | undefined): EmbeddingPiece {
   const words = piece.slice(EMBEDDING_PREFIX.length).replace(/^\n+|\n+$/g, '').split(/\s+/u).filter((w) => w !== '');
-  let name = words[0] ?? '';
-  let leftover = words.slice(1).join(' ');
-  const bracket = name.search(/[<[]/);
-  if (bracket >= 0) {
-    leftover = name.slice(bracket) + (leftover ? ` ${leftover}` : '');
-    name = name.slice(0, bracket);
-  }
+  const name = words[0] ?? '';
+  const leftover = words.slice(1).join(' ');
   if (name === '') return { name, vectors: undefined, leftover };
   const find = (n: string) => (lookup && n !== '' ? lookup(n) : undefined);
   const vectors = find(name);

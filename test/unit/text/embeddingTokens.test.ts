@@ -45,12 +45,14 @@ describe('embedding:name placement (ComfyUI SDTokenizer)', () => {
     assert.equal(c[4]!.weight, 1);
   });
 
-  it('looks the name up as written, extension included, and only after whitespace or at a segment start', () => {
+  it('looks the name up as written, extension included, and only after a space, a newline or at a segment start', () => {
     const asked: string[] = [];
-    const r = tokenizeWithWeights(tok, 'embedding:one.safetensors a,embedding:one (embedding:one)', { embeddings: fakeLookup({ 'one.safetensors': 1, one: 1 }, asked) });
-    assert.deepEqual(asked, ['one.safetensors', 'one']);
+    const r = tokenizeWithWeights(tok, 'embedding:one.safetensors a,embedding:one\tembedding:one\nembedding:one[x] (embedding:one)', {
+      embeddings: fakeLookup({ 'one.safetensors': 1, one: 1 }, asked),
+    });
+    assert.deepEqual(asked, ['one.safetensors', 'one[x]', 'one']);
     assert.equal(r.chunks[0]!.filter(isVec).length, 2);
-    assert.ok(r.tokenCount > 3, '"a,embedding:one" stays text');
+    assert.deepEqual(r.missingEmbeddings, ['one[x]'], 'the name is the whole word, brackets included');
   });
 
   it('moves an embedding of fewer than 8 vectors whole to the next chunk', () => {
