@@ -64,6 +64,9 @@ export interface TokenizedPrompt {
 
 const EMBEDDING_PREFIX = 'embedding:';
 
+/** What Python's str.split() splits on (str.isspace): JS's \s plus \x1c–\x1f and \x85, less U+FEFF. */
+const PYTHON_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+
 /** Splits at " embedding:" and "\nembedding:" (the separator is dropped); each later piece keeps its prefix. */
 function splitAtEmbeddings(text: string): string[] {
   const pieces = text.split(/ embedding:|\nembedding:/u);
@@ -80,7 +83,7 @@ interface EmbeddingPiece {
 
 /** ComfyUI's _try_get_embedding on the text after "embedding:". */
 function resolveEmbedding(piece: string, lookup: EmbeddingLookup | undefined): EmbeddingPiece {
-  const words = piece.slice(EMBEDDING_PREFIX.length).replace(/^\n+|\n+$/g, '').split(/\s+/u).filter((w) => w !== '');
+  const words = piece.slice(EMBEDDING_PREFIX.length).replace(/^\n+|\n+$/g, '').split(PYTHON_WHITESPACE).filter((w) => w !== '');
   const name = words[0] ?? '';
   const leftover = words.slice(1).join(' ');
   if (name === '') return { name, vectors: undefined, leftover };

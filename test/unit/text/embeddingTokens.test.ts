@@ -55,6 +55,12 @@ describe('embedding:name placement (ComfyUI SDTokenizer)', () => {
     assert.deepEqual(r.missingEmbeddings, ['one[x]'], 'the name is the whole word, brackets included');
   });
 
+  it('ends the name where Python\'s str.split() would (\x1f splits, U+FEFF does not)', () => {
+    const asked: string[] = [];
+    tokenizeWithWeights(tok, 'embedding:one\x1fcat embedding:two\ufeffx', { embeddings: fakeLookup({}, asked) });
+    assert.deepEqual(asked, ['one', 'two\ufeffx']);
+  });
+
   it('moves an embedding of fewer than 8 vectors whole to the next chunk', () => {
     const text = Array(73).fill('cat').join(' ');
     const r = tokenizeWithWeights(tok, `${text} embedding:three`, { embeddings: fakeLookup({ three: 3 }) });
