@@ -1,15 +1,14 @@
 // The CLIP text transformer (ComfyUI's comfy/clip_model.py CLIPTextModel, HF naming) as an ONNX
 // graph: input_ids int32 [B, S] and extra_token_embeddings float32 [E, D] → last_hidden_state
 // (final LayerNorm applied), pooler_output (at the first EOS, through text_projection when the
-// file has one), and for
-// clip skip both hidden_states.<i> (after i layers, as HF/optimum exports name them) and
-// hidden_states_normed.<i> (the same with the final LayerNorm, what ComfyUI's CLIPSetLastLayer
-// feeds the U-Net: layer_norm_hidden_state=True).
+// file has one), and for clip skip both hidden_states.<i> (after i layers, as HF/optimum exports
+// name them) and hidden_states_normed.<i> (the same with the final LayerNorm, what ComfyUI's
+// CLIPSetLastLayer feeds the U-Net: layer_norm_hidden_state=True).
 //
 // Textual-inversion embeddings: an id −(k+1) in input_ids takes row k of extra_token_embeddings
 // instead of a row of the token table, which is what ComfyUI does when it splices an embedding's
 // vectors into the token embeddings (sd1_clip.py process_tokens). The token table stays inside
-// the graph (LoRA patching and fp16 storage apply to it as before), and a prompt without
+// the graph (its fp16 storage and any weight patching apply as before), and a prompt without
 // embeddings (all ids ≥ 0, one unused zero row fed) computes exactly what it did before: the
 // same Gather rows, selected by Where.
 import * as nn from '../../onnx/nn';
