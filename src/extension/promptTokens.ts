@@ -2,6 +2,7 @@
 // tokenizer the text encoder itself runs (src/inference/text), so the label and the encoder can
 // never disagree about where the 75-token chunk boundary falls. No vscode here: unit-tested.
 import { findShippedTokenizerDir, loadClipTokenizer, tokenizeWithWeights, type ClipTokenizer } from '../inference/text';
+import { embeddingCountLookup } from '../inference/text/loadEmbedding';
 import { specOptions, widgetNamesFor } from '../workflow/catalog/widgets';
 import type { ObjectInfo, ObjectInfoEntry } from '../workflow/objectInfo';
 import type { TokenCount } from '../protocol/webview';
@@ -58,9 +59,14 @@ export function tokenCountsFor(texts: Map<string, string>, count: CountTokens): 
   return out;
 }
 
-export function countWith(tokenizer: ClipTokenizer): CountTokens {
+/**
+ * Counts as CLIP Text Encode will: `embeddingDirs` (the models' embeddings folders, read at each
+ * count) make each embedding:name count its vectors, so chunk boundaries agree with the encoder.
+ */
+export function countWith(tokenizer: ClipTokenizer, embeddingDirs?: () => readonly string[]): CountTokens {
   return (text) => {
-    const t = tokenizeWithWeights(tokenizer, text);
+    const embeddings = embeddingDirs && text.includes('embedding:') ? embeddingCountLookup(embeddingDirs()) : undefined;
+    const t = tokenizeWithWeights(tokenizer, text, { embeddings });
     return { tokens: t.tokenCount, chunks: t.chunks.length };
   };
 }
@@ -69,10 +75,15 @@ export function countWith(tokenizer: ClipTokenizer): CountTokens {
 export class LazyTokenCounter {
   private _loading: Promise<CountTokens> | undefined;
 
-  constructor(private readonly _startDir: string = __dirname) {}
+  constructor(
+    private readonly _startDir: string = __dirname,
+    private readonly _embeddingDirs?: () => readonly string[],
+  ) {}
 
   get(): Promise<CountTokens> {
-    this._loading ??= Promise.resolve().then(() => loadClipTokenizer(findShippedTokenizerDir(this._startDir))).then(countWith);
+    this._loading ??= Promise.resolve()
+      .then(() => loadClipTokenizer(findShippedTokenizerDir(this._startDir)))
+      .then((t) => countWith(t, this._embeddingDirs));
     this._loading.catch(() => { this._loading = undefined; });
     return this._loading;
   }

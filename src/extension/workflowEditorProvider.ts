@@ -18,6 +18,7 @@ import { uploadIntoWidget, type OpenDialog, type UploadHost } from './graphUploa
 import { withInputFiles } from './inputFolder';
 import { listInputFolder } from './inputUpload';
 import { LazyTokenCounter, promptTexts, tokenCountsFor } from './promptTokens';
+import { folderPaths } from '../inference/models/modelsRoot';
 import type { MarbleSettings } from './settings';
 import { minimalReplacement, withLineEndings } from './minimalEdit';
 import type { RunSink, WorkflowRunner } from './workflowRunner';
@@ -35,7 +36,8 @@ export type { OpenDialog };
 export class WorkflowEditorProvider implements vscode.CustomTextEditorProvider {
   private readonly _sessions = new Set<EditorSession>();
   private _runner: WorkflowRunner | undefined;
-  private readonly _tokens = new LazyTokenCounter();
+  // Embedding folders are read at each count, so a newly added embedding counts at once.
+  private readonly _tokens = new LazyTokenCounter(undefined, () => (this._settings ? folderPaths(this._settings.modelsFolders(), 'embeddings') : []));
   private readonly _taps = new Set<(uri: vscode.Uri, m: HostToGraph) => void>();
   /** Validation errors of runs, on the lines of the `.workflow.json` text (Problems panel). */
   readonly diagnostics = new WorkflowDiagnostics();

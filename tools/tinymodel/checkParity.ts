@@ -27,7 +27,10 @@ async function main(dir: string): Promise<void> {
   const diff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
   const ids = Int32Array.from(await f32('ids'), (v) => Math.round(v));
   const results: Record<string, number> = {};
-  results.text = diff(await run('text_encoder', { input_ids: new ort.Tensor('int32', ids, shape('ids')) }, 'last_hidden_state'), await f32('ctx'));
+  // One unused zero row: the converted encoder's textual-inversion input (no embeddings here).
+  const width = shape('ctx').at(-1)!;
+  const noExtra = new ort.Tensor('float32', new Float32Array(width), [1, width]);
+  results.text = diff(await run('text_encoder', { input_ids: new ort.Tensor('int32', ids, shape('ids')), extra_token_embeddings: noExtra }, 'last_hidden_state'), await f32('ctx'));
   results.unet = diff(
     await run('unet', { sample: new ort.Tensor('float32', await f32('x'), shape('x')), timestep: new ort.Tensor('float32', await f32('t'), [2]), encoder_hidden_states: new ort.Tensor('float32', await f32('ctx'), shape('ctx')) }, 'out_sample'),
     await f32('eps'),

@@ -20,7 +20,8 @@ import { ConversionLock, isStale, pidAlive, readLock } from './cache/conversionL
 import { fileIdentity, sameIdentity, type FileIdentity } from './cache/fileIdentity';
 
 /** Bump when the graphs or the folder layout a conversion writes change: old entries then rebuild. */
-export const CONVERTER_VERSION = 1;
+// 2: text encoders take extra_token_embeddings (textual-inversion embeddings).
+export const CONVERTER_VERSION = 2;
 export const MARKER_FILE = 'marble-conversion.json';
 const OWNER_FILE = '.owner.json';
 

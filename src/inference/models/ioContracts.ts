@@ -13,8 +13,8 @@ interface Contract {
 }
 
 export const IO_CONTRACTS: Record<ComponentName, Contract> = {
-  text_encoder: { title: 'CLIP text encoder', inputs: ['input_ids'], optionalInputs: ['attention_mask'], outputs: [['last_hidden_state']] },
-  text_encoder_2: { title: 'CLIP text encoder 2 (with projection)', inputs: ['input_ids'], optionalInputs: ['attention_mask'], outputs: [['text_embeds'], ['last_hidden_state', 'hidden_states.0']] },
+  text_encoder: { title: 'CLIP text encoder', inputs: ['input_ids'], optionalInputs: ['attention_mask', 'extra_token_embeddings'], outputs: [['last_hidden_state']] },
+  text_encoder_2: { title: 'CLIP text encoder 2 (with projection)', inputs: ['input_ids'], optionalInputs: ['attention_mask', 'extra_token_embeddings'], outputs: [['text_embeds'], ['last_hidden_state', 'hidden_states.0']] },
   unet: { title: 'Stable Diffusion U-Net', inputs: ['sample', 'timestep', 'encoder_hidden_states'], optionalInputs: ['text_embeds', 'time_ids', 'timestep_cond'], outputs: [['out_sample']] },
   vae_decoder: { title: 'VAE decoder', inputs: ['latent_sample'], optionalInputs: [], outputs: [['sample']] },
   vae_encoder: { title: 'VAE encoder', inputs: ['sample'], optionalInputs: [], outputs: [['latent_sample', 'latent_parameters']] },

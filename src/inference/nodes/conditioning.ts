@@ -1,6 +1,8 @@
 // CLIP Text Encode and friends: tokenize with ComfyUI's weighting rules, run the ONNX text encoder,
 // and produce CONDITIONING lists shaped like ComfyUI's.
-import { encodeTokenWeights, tokenizeWithWeights } from '../text';
+import { encodeTokenWeights, tokenizeWithWeights, type EmbeddingLookup } from '../text';
+import { embeddingKeyForWidth, embeddingLookup, embeddingSearchDirs, findEmbeddingFile } from '../text/loadEmbedding';
+import type { FeedValue, IoSpec } from '../ort/ioAdapter';
 import { tensor, type Tensor } from '../tensor';
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
 import type { ModelServices } from './modelServices';
@@ -32,18 +34,79 @@ export function hiddenOutputName(clip: ClipModel, outputNames: readonly string[]
   return outputNames.includes(normed) ? normed : `hidden_states.${index}`;
 }
 
-export async function encodeText(clip: ClipModel, text: string): Promise<Conditioning> {
-  const { chunks } = tokenizeWithWeights(clip.tokenizer, text, { padId: clip.padId });
+/** The converted encoders' input for textual-inversion vectors (checkpoint/build/clipText.ts). */
+export const EXTRA_EMBEDDINGS_INPUT = 'extra_token_embeddings';
+
+/**
+ * Feeds for a text encoder: input_ids [rows, seq], and on converted encoders
+ * extra_token_embeddings [max(E, 1), D] (ids −(k+1) select embeddings[k]; one unused zero row
+ * when there are none). Every caller running a converted text encoder feeds it this way.
+ */
+export function textEncoderFeeds(inputs: readonly IoSpec[], rows: readonly (readonly number[])[], embeddings: readonly Float32Array[] = []): Record<string, FeedValue> {
+  const seq = rows[0]?.length ?? 0;
+  const ids = new Int32Array(rows.length * seq);
+  rows.forEach((r, i) => ids.set(r, i * seq));
+  const feeds: Record<string, FeedValue> = { input_ids: { ints: ids, shape: [rows.length, seq] } };
+  const spec = inputs.find((i) => i.name === EXTRA_EMBEDDINGS_INPUT);
+  const width = spec?.shape[1];
+  if (typeof width === 'number') {
+    const count = Math.max(embeddings.length, 1);
+    const extra = new Float32Array(count * width);
+    embeddings.forEach((v, k) => {
+      if (v.length !== width) throw new Error(`textual-inversion vector ${k} has ${v.length} values; the text encoder takes ${width}`);
+      extra.set(v, k * width);
+    });
+    feeds[EXTRA_EMBEDDINGS_INPUT] = tensor([count, width], extra);
+  } else if (embeddings.length > 0) {
+    throw new Error(`this text encoder takes token ids only (no ${EXTRA_EMBEDDINGS_INPUT} input); it cannot use textual-inversion embeddings`);
+  }
+  return feeds;
+}
+
+export interface EncodeTextOptions {
+  /** Where a missing embedding is reported (the node's log); ComfyUI logs a warning too. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * The tokenizer's embedding lookup for this CLIP. Converted encoders take the vectors; an ONNX
+ * export (optimum) has only input_ids, so an embedding that exists is refused there, naming it.
+ */
+function lookupFor(clip: ClipModel, width: number | undefined): EmbeddingLookup | undefined {
+  const roots = clip.embeddingDirs;
+  if (!roots || roots.length === 0) return undefined;
+  if (width === undefined) {
+    return (name) => {
+      const file = findEmbeddingFile(name, embeddingSearchDirs(roots));
+      if (file === undefined) return undefined;
+      throw new Error(
+        `embedding:${name} (${file}): the text encoder of '${clip.name}' is an ONNX export that takes token ids only, so it cannot use textual-inversion embeddings; ` +
+          'load the .safetensors checkpoint instead (Marble converts it with embedding support) or remove the embedding from the prompt',
+      );
+    };
+  }
+  const key = clip.embeddingKey ?? embeddingKeyForWidth(width);
+  return embeddingLookup(roots, { width, key, encoderLabel: key });
+}
+
+export async function encodeText(clip: ClipModel, text: string, options: EncodeTextOptions = {}): Promise<Conditioning> {
   const io = await clip.encoder.open();
+  const extraSpec = io.inputs.find((i) => i.name === EXTRA_EMBEDDINGS_INPUT);
+  const width = typeof extraSpec?.shape[1] === 'number' ? extraSpec.shape[1] : undefined;
+  if (extraSpec && width === undefined) {
+    throw new Error(`the text encoder of '${clip.name}' declares ${EXTRA_EMBEDDINGS_INPUT} without a fixed width; reconvert the checkpoint`);
+  }
+  const { chunks, missingEmbeddings } = tokenizeWithWeights(clip.tokenizer, text, { padId: clip.padId, embeddings: lookupFor(clip, width) });
+  for (const name of missingEmbeddings) {
+    options.warn?.(`warning, embedding:${name} does not exist, ignoring (looked in ${clip.embeddingDirs?.length ? clip.embeddingDirs.join(', ') : 'no embeddings folder'})`);
+  }
   const outputNames = io.outputs.map((o) => o.name);
   const hiddenName = hiddenOutputName(clip, outputNames);
   const pooledName = ['pooler_output', 'text_embeds'].find((n) => outputNames.includes(n));
   const encoded = await encodeTokenWeights(
     chunks,
-    async (rows) => {
-      const ids = new Int32Array(rows.length * rows[0].length);
-      rows.forEach((r, i) => ids.set(r, i * r.length));
-      const out = await clip.encoder.run({ input_ids: { ints: ids, shape: [rows.length, rows[0].length] } }, pooledName ? [hiddenName, pooledName] : [hiddenName]);
+    async (rows, embeddings) => {
+      const out = await clip.encoder.run(textEncoderFeeds(io.inputs, rows, embeddings), pooledName ? [hiddenName, pooledName] : [hiddenName]);
       return { hidden: out[hiddenName].data, pooled: pooledName ? out[pooledName].data : null };
     },
     { bos: clip.tokenizer.bosId, eos: clip.tokenizer.eosId, pad: clip.padId },
@@ -71,10 +134,10 @@ export function conditioningNodes(services: ModelServices): NodeDefinition[] {
   return [
     {
       schema: schemaOf('CLIPTextEncode'),
-      async run(inputs) {
+      async run(inputs, ctx) {
         const clip = asClip(inputs.clip);
         if (typeof inputs.text !== 'string') throw new Error(`input 'text' must be a string, got ${typeof inputs.text}`);
-        const cond = await encodeText(clip, inputs.text);
+        const cond = await encodeText(clip, inputs.text, { warn: (m) => ctx.log(m) });
         if (clip.encoder.ep) services.onEp({ model: `${clip.name}/text_encoder`, provider: clip.encoder.ep });
         return { outputs: [cond] };
       },

@@ -4,7 +4,7 @@
 // folder of the same base name, as before. Load Checkpoint, Load VAE, Load CLIP and Load
 // Diffusion Model all end in the same ONNX sessions, so every other node is unchanged.
 import * as path from 'node:path';
-import { ComponentSession, loadModelFolder, ModelFolderError, resolveModel, resolveVae, type LoadedModel } from '../models';
+import { ComponentSession, folderPaths, loadModelFolder, ModelFolderError, resolveModel, resolveVae, type LoadedModel } from '../models';
 import { createModelSampling, SD15_LATENT_RGB, SDXL_LATENT_RGB, type DiscreteScheduleConfig } from '../sampling';
 import type { NodeContext, NodeDefinition } from '../../workflow/nodeDefinition';
 import { convertedFolder } from './convertedModels';
@@ -55,7 +55,9 @@ function defaultLayerIdx(summary: Record<string, unknown> | undefined): number {
 
 async function clipOf(services: ModelServices, encoder: ComponentSession, tokenizerDir: string | undefined, specialTokensMap: string | undefined, name: string, layerIdx: number): Promise<ClipModel> {
   const tokenizer = await services.tokenizerFor(tokenizerDir);
-  return { name, encoder, tokenizer, padId: padIdOf(readJson(specialTokensMap), tokenizer.eosId), layerIdx };
+  // ComfyUI hands every CLIP the "embeddings" folders (models roots and extra_model_paths.yaml).
+  const embeddingDirs = folderPaths(services.getConfig().modelsRoots, 'embeddings');
+  return { name, encoder, tokenizer, padId: padIdOf(readJson(specialTokensMap), tokenizer.eosId), layerIdx, embeddingDirs };
 }
 
 /** A `.safetensors` (or refused pickle) under the loader's folders, converted to a cached ONNX folder. */

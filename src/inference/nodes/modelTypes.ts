@@ -25,6 +25,13 @@ export interface ClipModel {
   readonly tokenizer: ClipTokenizer;
   readonly padId: number;
   readonly layerIdx: number;
+  /** ComfyUI's embeddings folders (folder_paths "embeddings"), searched for "embedding:name". */
+  readonly embeddingDirs?: readonly string[];
+  /**
+   * Which tensor of a multi-encoder embedding file this encoder reads ('clip_l', 'clip_g',
+   * 'clip_h'); by default chosen from the encoder's width (768, 1280, 1024).
+   */
+  readonly embeddingKey?: string;
 }
 
 /** VAE: decoder and/or encoder sessions. LATENT values are raw VAE latents (unscaled), as in ComfyUI. */

@@ -4,7 +4,9 @@ export { normalizeClipText, unescapeHtml, type ClipNormalization } from './clipT
 export { findShippedTokenizerDir, loadClipTokenizer, resolveTokenizerDir } from './loadClipTokenizer';
 export { parsePromptWeights, parsePythonFloat, type WeightedSegment } from './promptWeights';
 export {
+  EMBEDDING_TOKEN_ID,
   tokenizeWithWeights,
+  type EmbeddingLookup,
   type TokenizedPrompt,
   type TokenizeWithWeightsOptions,
   type WeightedToken,

@@ -4,24 +4,39 @@
 // and from A1111):
 // * Each weighted segment is tokenized as ONE piece of text (older ComfyUI split on spaces and
 //   tokenized word by word; that changed before 0.3.x). A segment is only cut where
-//   "embedding:" follows whitespace, so "embedding:name" starts its own group.
+//   "embedding:" follows a space or a newline (re.split(' embedding:|\nembedding:'): a tab or
+//   a comma before it leaves it text), so "embedding:name" starts its own group.
 // * A group shorter than maxWordLength (8) tokens that does not fit into the current chunk
 //   moves whole to the next chunk; the current chunk is closed with EOS and padded.
 // * A group of 8 or more tokens is cut exactly at the chunk boundary (75 tokens + BOS + EOS).
 //   So a long unweighted prompt fills chunks 75 by 75, while "(red:1.1) ball" style short
 //   segments are kept together.
 // * BOS/EOS/pad carry weight 1.0. The last chunk is padded to maxLength with the pad id.
-// * Textual-inversion embeddings are not supported: like ComfyUI when the file is missing, the
-//   name after "embedding:" is dropped (reported in missingEmbeddings) and the rest of that
-//   piece is tokenized as text.
+// * "embedding:name" (textual inversion): the name is the first whitespace-separated word
+//   after the prefix, punctuation included; the `embeddings` lookup gives its vectors, which become one group of
+//   tokens with the segment's weight, chunked like words (8 or more vectors may split across
+//   chunks). A name not found is retried without surrounding commas, the commas then staying as
+//   text. A name still not found is dropped and reported in missingEmbeddings (ComfyUI logs
+//   "embedding:name does not exist, ignoring"). The words after the name are tokenized as text.
 
 import type { ClipTokenizer } from './clipTokenizer';
 import { parsePromptWeights } from './promptWeights';
 
 export interface WeightedToken {
+  /** Vocabulary id; EMBEDDING_TOKEN_ID for a textual-inversion vector (then `vector` is set). */
   id: number;
   weight: number;
+  /** A textual-inversion embedding's vector, used instead of the token table's row. */
+  vector?: Float32Array;
+  /** The embedding's name as written in the prompt (with `vector`). */
+  embedding?: string;
 }
+
+/** The id a token of an embedding carries: no vocabulary id, the vector stands in for it. */
+export const EMBEDDING_TOKEN_ID = -1;
+
+/** Vectors of the embedding `name` (one per token), or undefined when there is none. May throw for a bad file. */
+export type EmbeddingLookup = (name: string) => readonly Float32Array[] | undefined;
 
 export interface TokenizeWithWeightsOptions {
   /** Tokens per chunk including BOS and EOS. Default 77. */
@@ -32,6 +47,8 @@ export interface TokenizeWithWeightsOptions {
   maxWordLength?: number;
   /** Parse "(text:1.2)" weights. false = whole prompt at weight 1 (ComfyUI's disable_weights). */
   weights?: boolean;
+  /** Finds textual-inversion embeddings; without it every "embedding:name" is missing. */
+  embeddings?: EmbeddingLookup;
 }
 
 export interface TokenizedPrompt {
@@ -39,35 +56,46 @@ export interface TokenizedPrompt {
   chunks: WeightedToken[][];
   /** Real prompt tokens, without BOS/EOS/padding (what a UI shows as "n tokens"). */
   tokenCount: number;
-  /** Names written as "embedding:name" that were dropped because embeddings are unsupported. */
+  /** Names written as "embedding:name" that were dropped because no embedding of that name exists. */
   missingEmbeddings: string[];
+  /** Names of the embeddings placed, in prompt order (a name used twice appears twice). */
+  usedEmbeddings: string[];
 }
 
 const EMBEDDING_PREFIX = 'embedding:';
 
-/** Splits where "embedding:" follows whitespace; each later piece keeps its prefix. */
+/** What Python's str.split() splits on (str.isspace): JS's \s plus \x1c–\x1f and \x85, less U+FEFF. */
+const PYTHON_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+
+/** Splits at " embedding:" and "\nembedding:" (the separator is dropped); each later piece keeps its prefix. */
 function splitAtEmbeddings(text: string): string[] {
-  const pieces = text.split(/(?<=\s)embedding:/u);
+  const pieces = text.split(/ embedding:|\nembedding:/u);
   return [pieces[0]!, ...pieces.slice(1).map((p) => EMBEDDING_PREFIX + p)].filter((p) => p !== '');
 }
 
-/**
- * What ComfyUI tokenizes after failing to load an embedding: the words after the name, with
- * any trailing commas of the name kept (its _try_get_embedding).
- */
-function afterMissingEmbedding(piece: string, missing: string[]): string {
-  const words = piece.slice(EMBEDDING_PREFIX.length).replace(/^\n+|\n+$/g, '').split(/\s+/u).filter((w) => w !== '');
-  let name = words[0] ?? '';
-  let leftover = words.slice(1).join(' ');
-  const bracket = name.search(/[<[]/);
-  if (bracket >= 0) {
-    leftover = name.slice(bracket) + (leftover ? ` ${leftover}` : '');
-    name = name.slice(0, bracket);
-  }
+interface EmbeddingPiece {
+  /** The name looked up last ('' when the prefix had no name). */
+  name: string;
+  vectors: readonly Float32Array[] | undefined;
+  /** Text after the name, tokenized as words. */
+  leftover: string;
+}
+
+/** ComfyUI's _try_get_embedding on the text after "embedding:". */
+function resolveEmbedding(piece: string, lookup: EmbeddingLookup | undefined): EmbeddingPiece {
+  const words = piece.slice(EMBEDDING_PREFIX.length).replace(/^\n+|\n+$/g, '').split(PYTHON_WHITESPACE).filter((w) => w !== '');
+  const name = words[0] ?? '';
+  const leftover = words.slice(1).join(' ');
+  if (name === '') return { name, vectors: undefined, leftover };
+  const find = (n: string) => (lookup && n !== '' ? lookup(n) : undefined);
+  const vectors = find(name);
+  if (vectors !== undefined) return { name, vectors, leftover };
   const stripped = name.replace(/^,+|,+$/g, '');
-  if (name !== '') missing.push(stripped || name);
-  if (stripped.length < name.length) return `${name.slice(stripped.length)} ${leftover}`;
-  return leftover;
+  if (stripped.length < name.length) {
+    // Python's name[len(stripped):]: the trailing commas when only trailing ones were stripped.
+    return { name: stripped || name, vectors: find(stripped), leftover: `${name.slice(stripped.length)} ${leftover}` };
+  }
+  return { name, vectors: undefined, leftover };
 }
 
 export function tokenizeWithWeights(
@@ -94,10 +122,18 @@ export function tokenizeWithWeights(
       : parsePromptWeights(prompt);
   const groups: WeightedToken[][] = [];
   const missingEmbeddings: string[] = [];
+  const usedEmbeddings: string[] = [];
   for (const [segment, weight] of segments) {
     for (let piece of splitAtEmbeddings(segment)) {
       if (piece.startsWith(EMBEDDING_PREFIX)) {
-        piece = afterMissingEmbedding(piece, missingEmbeddings);
+        const found = resolveEmbedding(piece, options.embeddings);
+        if (found.vectors !== undefined) {
+          usedEmbeddings.push(found.name);
+          groups.push(found.vectors.map((vector) => ({ id: EMBEDDING_TOKEN_ID, weight, vector, embedding: found.name })));
+        } else if (found.name !== '') {
+          missingEmbeddings.push(found.name);
+        }
+        piece = found.leftover;
         if (piece === '') continue;
       }
       groups.push(tokenizer.encode(piece).map((id) => ({ id, weight })));
@@ -133,5 +169,5 @@ export function tokenizeWithWeights(
   while (chunk.length < maxLength) chunk.push({ id: padId, weight: 1.0 });
 
   const tokenCount = groups.reduce((n, g) => n + g.length, 0);
-  return { chunks, tokenCount, missingEmbeddings };
+  return { chunks, tokenCount, missingEmbeddings, usedEmbeddings };
 }

@@ -20,8 +20,11 @@ export interface EncoderOutput {
   pooled?: Float32Array | null;
 }
 
-/** Runs the text encoder on a batch of id rows (all the same length). */
-export type EncodeIds = (ids: number[][]) => Promise<EncoderOutput>;
+/**
+ * Runs the text encoder on a batch of id rows (all the same length). An id −(k+1) stands for
+ * `embeddings[k]`, a textual-inversion vector to use instead of a token-table row.
+ */
+export type EncodeIds = (ids: number[][], embeddings: readonly Float32Array[]) => Promise<EncoderOutput>;
 
 export interface SpecialTokenIds {
   bos: number;
@@ -105,14 +108,21 @@ export async function encodeTokenWeights(
 ): Promise<EncodedPrompt> {
   const maxLen = chunks.reduce((m, c) => Math.max(m, c.length), 0);
   const withWeights = hasNonUnitWeights(chunks);
-  const rows = chunks.map((c) => c.map((t) => t.id));
+  const embeddings: Float32Array[] = [];
+  const rows = chunks.map((c) =>
+    c.map((t) => {
+      if (!t.vector) return t.id;
+      embeddings.push(t.vector);
+      return -embeddings.length;
+    }),
+  );
   if (withWeights || rows.length === 0) rows.push(emptyPromptIds(maxLen, special));
   if (rows.some((r) => r.length !== maxLen)) {
     throw new Error(`encodeTokenWeights: all chunks must have the same length (${maxLen}); tokenizeWithWeights pads them`);
   }
   if (maxLen === 0) throw new Error('encodeTokenWeights: chunks are empty; expected at least [BOS, EOS]');
 
-  const result = await encode(rows);
+  const result = await encode(rows, embeddings);
   if (!result || !(result.hidden instanceof Float32Array)) {
     throw new Error('encodeTokenWeights: the encoder callback must return { hidden: Float32Array }');
   }

@@ -69,7 +69,7 @@ describe('checkpoint builders: SD2-style networks and the build contract', funct
     const s = await ort.InferenceSession.create(file);
     const ids = new Int32Array(77).fill(0);
     ids.set([49406, 320, 49407]);
-    const out = await s.run({ input_ids: new ort.Tensor('int32', ids, [1, 77]) });
+    const out = await s.run({ input_ids: new ort.Tensor('int32', ids, [1, 77]), extra_token_embeddings: new ort.Tensor('float32', new Float32Array(64), [1, 64]) });
     assert.deepEqual(out.pooler_output.dims, [1, 32]);
     assert.deepEqual(out.last_hidden_state.dims, [1, 77, 64]);
     assert.ok(s.outputNames.includes(`hidden_states_normed.${SD2_SMALL.clip.numLayers - 1}`));

@@ -36,7 +36,7 @@ describe('checkpoint builders: small SD1.5-layout checkpoint end to end', functi
 
   it('writes every component as model.onnx plus model.onnx_data with the pipeline IO names', async () => {
     const io: Record<string, [string[], string[]]> = {
-      text_encoder: [['input_ids'], ['last_hidden_state', 'pooler_output', 'hidden_states.0', 'hidden_states_normed.1']],
+      text_encoder: [['input_ids', 'extra_token_embeddings'], ['last_hidden_state', 'pooler_output', 'hidden_states.0', 'hidden_states_normed.1']],
       unet: [['sample', 'timestep', 'encoder_hidden_states'], ['out_sample']],
       vae_decoder: [['latent_sample'], ['sample']],
       vae_encoder: [['sample'], ['latent_sample']],
@@ -54,9 +54,10 @@ describe('checkpoint builders: small SD1.5-layout checkpoint end to end', functi
     const s = await ort.InferenceSession.create(path.join(folder, 'text_encoder', 'model.onnx'));
     const ids = new Int32Array(77).fill(49407);
     ids.set([49406, 320, 1125, 539]);
-    const run = async (x: Int32Array) => s.run({ input_ids: new ort.Tensor('int32', x, [1, 77]) });
-    const out = await run(ids);
     const D = SD15_SMALL.clip.hiddenSize;
+    const noExtra = new ort.Tensor('float32', new Float32Array(D), [1, D]);
+    const run = async (x: Int32Array) => s.run({ input_ids: new ort.Tensor('int32', x, [1, 77]), extra_token_embeddings: noExtra });
+    const out = await run(ids);
     const raw = out['hidden_states.2'].data as Float32Array;
     const normed = out['hidden_states_normed.2'].data as Float32Array;
     const last = SD15_SMALL.clip.numLayers;

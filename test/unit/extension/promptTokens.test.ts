@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { writeSafetensors } from '../../../src/inference/safetensors/write';
 import { LazyTokenCounter, isPromptEncoder, promptTexts, tokenCountsFor } from '../../../src/extension/promptTokens';
 import { loadCoreCatalog } from '../../../src/workflow/catalog/catalog';
 
@@ -46,6 +48,26 @@ describe('prompt token counts (host side)', () => {
       8: { tokens: 80, chunks: 2 },
       9: { tokens: 0, chunks: 1 },
     });
+  });
+
+  it('counts an embedding\'s vectors as tokens, read from the embeddings folders at each count', async function () {
+    this.timeout(20_000);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'marble-count-emb-'));
+    try {
+      let dirs: string[] = [];
+      const count = await new LazyTokenCounter(undefined, () => dirs).get();
+      const text = `${Array.from({ length: 73 }, () => 'cat').join(' ')} embedding:three`;
+      assert.deepEqual(count(text), { tokens: 73, chunks: 1 }, 'no folder: the name is dropped');
+      await writeSafetensors(path.join(dir, 'three.safetensors'), [
+        { name: 'clip_g', dtype: 'F32', shape: [3, 1280], data: new Uint8Array(3 * 1280 * 4) },
+        { name: 'clip_l', dtype: 'F32', shape: [3, 768], data: new Uint8Array(3 * 768 * 4) },
+      ]);
+      dirs = [dir];
+      // 73 words + 3 vectors: the embedding (under 8 tokens) moves whole to a second chunk.
+      assert.deepEqual(count(text), { tokens: 76, chunks: 2 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('one prompt the counter rejects does not hide the others', () => {

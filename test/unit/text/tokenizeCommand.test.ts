@@ -1,5 +1,9 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { run } from '../../../src/cli/commands/tokenize';
+import { writeSafetensors } from '../../../src/inference/safetensors/write';
 
 async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -44,6 +48,30 @@ describe('marble tokenize', () => {
     assert.match(r.err, /--pad-id expects a token id/);
     assert.match(r.err, /Usage: marble tokenize/);
     assert.equal((await capture([])).code, 2);
+  });
+
+  it('places embeddings from --models <dir>/embeddings and reports the missing ones', async () => {
+    const models = fs.mkdtempSync(path.join(os.tmpdir(), 'marble-tok-models-'));
+    try {
+      fs.mkdirSync(path.join(models, 'embeddings'));
+      await writeSafetensors(path.join(models, 'embeddings', 'two.safetensors'), [{ name: 'emb_params', dtype: 'F32', shape: [2, 768], data: new Uint8Array(2 * 768 * 4) }]);
+      const { code, out } = await capture(['--models', models, '(embedding:two:1.2) cat embedding:gone']);
+      assert.equal(code, 0);
+      const json = JSON.parse(out);
+      assert.deepEqual(json.chunks[0].slice(1, 4), [
+        { id: -1, token: 'embedding:two[0]', weight: 1.2 },
+        { id: -1, token: 'embedding:two[1]', weight: 1.2 },
+        { id: 2368, token: 'cat</w>', weight: 1 },
+      ]);
+      assert.equal(json.token_count, 3);
+      assert.deepEqual(json.embeddings, ['two']);
+      assert.deepEqual(json.missing_embeddings, ['gone']);
+      const wide = await capture(['--models', models, '--width', '1280', 'embedding:two']);
+      assert.equal(wide.code, 1);
+      assert.match(wide.err, /two\.safetensors: tensor 'emb_params' \[2, 768\] has vectors 768 wide; this text encoder takes 1280-wide vectors/);
+    } finally {
+      fs.rmSync(models, { recursive: true, force: true });
+    }
   });
 
   it('returns 1 and names the file when the tokenizer folder is missing', async () => {

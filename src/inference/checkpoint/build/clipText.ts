@@ -1,9 +1,16 @@
 // The CLIP text transformer (ComfyUI's comfy/clip_model.py CLIPTextModel, HF naming) as an ONNX
-// graph: input_ids int32 [B, S] → last_hidden_state (final LayerNorm applied), pooler_output
-// (at argmax(input_ids), the EOS token, through text_projection when the file has one), and for
-// clip skip both hidden_states.<i> (after i layers, as HF/optimum exports name them) and
-// hidden_states_normed.<i> (the same with the final LayerNorm, what ComfyUI's CLIPSetLastLayer
-// feeds the U-Net: layer_norm_hidden_state=True).
+// graph: input_ids int32 [B, S] and extra_token_embeddings float32 [E, D] → last_hidden_state
+// (final LayerNorm applied), pooler_output (at the first EOS, through text_projection when the
+// file has one), and for clip skip both hidden_states.<i> (after i layers, as HF/optimum exports
+// name them) and hidden_states_normed.<i> (the same with the final LayerNorm, what ComfyUI's
+// CLIPSetLastLayer feeds the U-Net: layer_norm_hidden_state=True).
+//
+// Textual-inversion embeddings: an id −(k+1) in input_ids takes row k of extra_token_embeddings
+// instead of a row of the token table, which is what ComfyUI does when it splices an embedding's
+// vectors into the token embeddings (sd1_clip.py process_tokens). The token table stays inside
+// the graph (its fp16 storage and any weight patching apply as before), and a prompt without
+// embeddings (all ids ≥ 0, one unused zero row fed) computes exactly what it did before: the
+// same Gather rows, selected by Where.
 import * as nn from '../../onnx/nn';
 import { writeStreamedModel } from '../../onnx/writeModel';
 import { add, layerNormW, linearW, weightType } from './blocks';
@@ -25,9 +32,21 @@ export async function writeClipTextOnnx(outFile: string, cfg: ClipTextConfig, w:
     const seq = nn.shapeSlice(g, ids, 1, 2);
     const zero = g.constI64('zero1', [0]);
 
+    const extra = g.input('extra_token_embeddings', 'float32', ['extra_tokens', D]);
+
     const tokenTable = await r.tensor('text_model.embeddings.token_embedding.weight', [cfg.vocabSize, D]);
     const posTable = await r.tensor('text_model.embeddings.position_embedding.weight', [P, D]);
-    const tok = g.op('Gather', [tokenTable, ids], { axis: { i: 0 } }, 'token_embed');
+    const ids64 = nn.castTo(g, ids, 'int64');
+    const zeroId = g.constI64('zero_id', [0], []);
+    const isExtra = g.op('Less', [ids64, zeroId], {}, 'is_extra_token');
+    // Token ids with embedding slots set to 0: the table lookup and the EOS search read these.
+    const tokenIds = g.op('Where', [isExtra, zeroId, ids64], {}, 'token_ids');
+    const extraIds = g.op('Where', [isExtra, g.op('Sub', [g.op('Neg', [ids64], {}, 'neg_ids'), g.constI64('one_id', [1], [])], {}, 'extra_index'), zeroId], {}, 'extra_ids');
+    const tok = g.op('Where', [
+      g.op('Unsqueeze', [isExtra, g.constI64('last_axis', [-1])], {}, 'is_extra_3d'),
+      g.op('Gather', [extra, extraIds], { axis: { i: 0 } }, 'extra_embed'),
+      g.op('Gather', [tokenTable, tokenIds], { axis: { i: 0 } }, 'token_embed'),
+    ], {}, 'input_embeds');
     const pos = g.op('Slice', [posTable, zero, seq, zero], {}, 'pos_embed');
     let h = g.op('Add', [tok, pos], {}, 'embeddings');
 
@@ -55,8 +74,9 @@ export async function writeClipTextOnnx(outFile: string, cfg: ClipTextConfig, w:
     const finalNorm = (x: string) => nn.layerNorm(g, x, finalScale, finalBias, 1e-5, 'final_layer_norm');
     const last = finalNorm(h);
 
-    // ComfyUI pools at argmax(input_ids): the first EOS, the largest id in CLIP's vocabulary.
-    const eosIndex = g.op('ArgMax', [nn.castTo(g, ids, 'float32')], { axis: { i: 1 }, keepdims: { i: 1 }, select_last_index: { i: 0 } }, 'eos_index');
+    // ComfyUI pools at the first EOS (num_tokens − 1), the largest id in CLIP's vocabulary, so
+    // argmax over the token ids finds it; embedding slots count as 0 there.
+    const eosIndex = g.op('ArgMax', [nn.castTo(g, tokenIds, 'float32')], { axis: { i: 1 }, keepdims: { i: 1 }, select_last_index: { i: 0 } }, 'eos_index');
     let pooled = g.op('GatherND', [last, nn.castTo(g, eosIndex, 'int64')], { batch_dims: { i: 1 } }, 'pooled');
     if (r.has('text_projection.weight')) {
       const [outDim, inDim] = r.shape('text_projection.weight');
