@@ -1,0 +1,232 @@
+// Applies LoRA patches to one converted component without converting the checkpoint again: the
+// cached graph is copied with only its patched initializers moved to a new external data file
+// (`marble-lora.onnx_data`, base weight + Σ strength · α/r · up·down, in the stored layout), and
+// every other initializer still read from the cached entry's own data file, hard-linked into the
+// patched folder. ONNX Runtime then opens the patched folder like any model; the folder is only
+// needed while the session is created. Arithmetic follows ComfyUI (comfy/weight_adapter/lora.py):
+// the delta in float32, scaled by strength·α/r in float32, added to the float32 weight, patches
+// in the order the LoraLoader nodes were chained.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
+import { float16ToFloat32, float32ToFloat16 } from '../ort/float16';
+import { SafetensorsFile } from '../safetensors/read';
+import { externalOf, readComponentGraph, type PatchTarget } from './graphTargets';
+import type { LoraModule } from './loraFile';
+import { nchwcFilterMap } from './nchwcLayout';
+
+/** One LoraLoader's contribution to one component. */
+export interface ComponentPatch {
+  /** The LoRA file and its identity (size, mtime) when the node ran. */
+  file: string;
+  identity: string;
+  strength: number;
+  /** LoRA module → target weight name (graphTargets' canonical names). */
+  modules: ReadonlyArray<{ module: LoraModule; target: string }>;
+}
+
+export const PATCH_DATA_FILE = 'marble-lora.onnx_data';
+const ALIGN = 4096;
+
+/** A key for the patched session: the same patches in the same order give the same key. */
+export function patchKey(patches: readonly ComponentPatch[]): string {
+  return patches.map((p) => `${p.file}\u0001${p.identity}\u0001${p.strength}`).join('\u0002');
+}
+
+async function readAt(fd: fsp.FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fd.read(buf, done, length - done, offset + done);
+    if (bytesRead === 0) throw new Error(`unexpected end of file at ${offset + done}`);
+    done += bytesRead;
+  }
+  return buf;
+}
+
+/** Σ_k up[o,k]·down[k,j] in float32, [out, K] row-major (K = in·kh·kw). */
+function lowRankProduct(up: Float32Array, down: Float32Array, out: number, rank: number, K: number): Float32Array {
+  const d = new Float32Array(out * K);
+  for (let o = 0; o < out; o++) {
+    const row = o * K;
+    for (let k = 0; k < rank; k++) {
+      const u = up[o * rank + k];
+      if (u === 0) continue;
+      const drow = k * K;
+      for (let j = 0; j < K; j++) d[row + j] += u * down[drow + j];
+    }
+  }
+  return d;
+}
+
+/** LoCon's Tucker form: down'[i, c, y, x] = Σ_j down[j, c] · mid[i, j, y, x]. */
+function tuckerDown(down: Float32Array, mid: Float32Array, rank: number, inDim: number, kh: number, kw: number): Float32Array {
+  const hw = kh * kw;
+  const out = new Float32Array(rank * inDim * hw);
+  for (let i = 0; i < rank; i++)
+    for (let j = 0; j < rank; j++) {
+      const m = mid.subarray((i * rank + j) * hw, (i * rank + j + 1) * hw);
+      for (let c = 0; c < inDim; c++) {
+        const dv = down[j * inDim + c];
+        if (dv === 0) continue;
+        const base = (i * inDim + c) * hw;
+        for (let p = 0; p < hw; p++) out[base + p] += dv * m[p];
+      }
+    }
+  return out;
+}
+
+async function moduleDelta(st: SafetensorsFile, m: LoraModule): Promise<{ delta: Float32Array; scale: number }> {
+  const up = await st.readFloat32(m.up);
+  let down = await st.readFloat32(m.down);
+  const K = m.inShape.reduce((a, b) => a * b, 1);
+  if (m.mid) down = tuckerDown(down, await st.readFloat32(m.mid), m.rank, m.inShape[0], m.inShape[1], m.inShape[2]);
+  const alpha = m.alpha ? (await st.readFloat32(m.alpha))[0] : m.rank;
+  if (!Number.isFinite(alpha)) throw new Error(`'${m.alpha}' is not a finite number`);
+  return { delta: lowRankProduct(up, down, m.outDim, m.rank, K), scale: alpha / m.rank };
+}
+
+/** Adds `s · delta` ([out, K] row-major, PyTorch's layout) into `w` stored in `t`'s layout. */
+async function addInto(w: Float32Array, t: PatchTarget, delta: Float32Array, s: number): Promise<void> {
+  const out = t.shape[0];
+  const K = delta.length / out;
+  const f = Math.fround(s);
+  if (t.layout === 'transposed') {
+    for (let o = 0; o < out; o++) for (let j = 0; j < K; j++) w[j * out + o] += Math.fround(f * delta[o * K + j]);
+  } else if (t.layout === 'nchwc') {
+    const map = await nchwcFilterMap(t.shape, t.conv!);
+    if (map.length !== w.length) throw new Error(`${t.name}: the reordered filter holds ${w.length} values, the layout probe ${map.length}`);
+    for (let d = 0; d < map.length; d++) if (map[d] >= 0) w[d] += Math.fround(f * delta[map[d]]);
+  } else {
+    for (let i = 0; i < delta.length; i++) w[i] += Math.fround(f * delta[i]);
+  }
+}
+
+/** Links (else symlinks, else copies) `from` to `to`: the cached weights are never duplicated when the file system allows. */
+async function linkData(from: string, to: string): Promise<void> {
+  try {
+    await fsp.link(from, to);
+    return;
+  } catch {
+    // another device, or links not allowed
+  }
+  try {
+    await fsp.symlink(from, to);
+    return;
+  } catch {
+    await fsp.copyFile(from, to);
+  }
+}
+
+/** Where a patched folder is written: beside the conversion-cache entry (same disk, so hard links work), else the temp folder. */
+function workRoot(modelFile: string): string {
+  const entry = path.dirname(path.dirname(modelFile));
+  return fs.existsSync(path.join(entry, 'marble-conversion.json')) ? path.dirname(entry) : os.tmpdir();
+}
+
+export interface PatchedModel {
+  /** model.onnx of the patched folder. */
+  file: string;
+  /** Tensors patched and seconds spent. */
+  patched: number;
+  seconds: number;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Writes a patched copy of `modelFile` (graph + patch data, base data linked) and returns its
+ * path; `dispose()` removes it (call it once the session is created).
+ */
+export async function writePatchedModel(modelFile: string, patches: readonly ComponentPatch[]): Promise<PatchedModel> {
+  const t0 = performance.now();
+  const comp = await readComponentGraph(modelFile);
+  const srcDir = path.dirname(modelFile);
+  // The folder name starts like the conversion cache's temp folders, so a crash leaves nothing
+  // the cache's sweep does not remove (it checks the owner file's pid).
+  const dir = path.join(workRoot(modelFile), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}-lora`);
+  await fsp.mkdir(dir);
+  const dispose = () => fsp.rm(dir, { recursive: true, force: true });
+  const files = new Map<string, fsp.FileHandle>();
+  const loras = new Map<string, SafetensorsFile>();
+  let patchFd: fsp.FileHandle | undefined;
+  try {
+    await fsp.writeFile(path.join(dir, '.owner.json'), JSON.stringify({ pid: process.pid, host: os.hostname() }));
+    // Every target's patches in chain order.
+    const byTarget = new Map<string, { patch: ComponentPatch; module: LoraModule }[]>();
+    for (const p of patches) {
+      if (p.strength === 0) continue;
+      for (const { module, target } of p.modules) {
+        if (!comp.targets.has(target)) throw new Error(`${path.basename(p.file)}: '${module.name}' targets ${target}, which ${modelFile} does not have`);
+        let list = byTarget.get(target);
+        if (!list) byTarget.set(target, (list = []));
+        list.push({ patch: p, module });
+      }
+    }
+    patchFd = await fsp.open(path.join(dir, PATCH_DATA_FILE), 'w');
+    let offset = 0;
+    for (const [name, list] of byTarget) {
+      const target = comp.targets.get(name)!;
+      const init = comp.initializers.get(target.init)!;
+      const ext = externalOf(init);
+      let bytes: Uint8Array;
+      if (ext) {
+        let fd = files.get(ext.location);
+        if (!fd) files.set(ext.location, (fd = await fsp.open(path.join(srcDir, ext.location), 'r')));
+        bytes = await readAt(fd, ext.offset, ext.length);
+      } else if (init.rawData?.length) {
+        bytes = Uint8Array.from(init.rawData);
+      } else {
+        throw new Error(`${modelFile}: initializer ${target.init} has no raw data to patch`);
+      }
+      const w =
+        target.dtype === 'float32'
+          ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+          : float16ToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
+      for (const { patch, module } of list) {
+        let st = loras.get(patch.file);
+        if (!st) loras.set(patch.file, (st = await SafetensorsFile.open(patch.file)));
+        const { delta, scale } = await moduleDelta(st, module);
+        const expect = target.shape.reduce((a, b) => a * b, 1);
+        if (delta.length !== expect) throw new Error(`${path.basename(patch.file)}: '${module.name}' gives ${delta.length} values for ${name} of shape [${target.shape.join(', ')}]`);
+        await addInto(w, target, delta, patch.strength * scale);
+      }
+      const out = target.dtype === 'float32' ? new Uint8Array(w.buffer, w.byteOffset, w.byteLength) : new Uint8Array(float32ToFloat16(w).buffer);
+      const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
+      if (pad) await patchFd.write(new Uint8Array(pad), 0, pad, offset);
+      offset += pad;
+      await patchFd.write(out, 0, out.byteLength, offset);
+      init.rawData = null;
+      init.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      init.externalData = [
+        { key: 'location', value: PATCH_DATA_FILE },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(out.byteLength) },
+      ];
+      offset += out.byteLength;
+    }
+    await patchFd.close();
+    patchFd = undefined;
+    const locations = new Set<string>();
+    for (const t of comp.initializers.values()) {
+      const e = externalOf(t);
+      if (e && e.location !== PATCH_DATA_FILE) locations.add(e.location);
+    }
+    for (const loc of locations) {
+      if (loc.includes('/') || loc.includes('\\') || loc === '..') throw new Error(`${modelFile}: external data location '${loc}' is not a plain file name`);
+      await linkData(path.join(srcDir, loc), path.join(dir, loc));
+    }
+    const file = path.join(dir, 'model.onnx');
+    await fsp.writeFile(file, onnx.ModelProto.encode(comp.model).finish());
+    return { file, patched: byTarget.size, seconds: (performance.now() - t0) / 1000, dispose };
+  } catch (e) {
+    await patchFd?.close().catch(() => undefined);
+    await dispose();
+    throw e;
+  } finally {
+    for (const fd of files.values()) await fd.close().catch(() => undefined);
+    for (const st of loras.values()) await st.close().catch(() => undefined);
+  }
+}
