@@ -136,11 +136,20 @@ export interface PatchedModel {
   dispose(): Promise<void>;
 }
 
+export interface PatchOptions {
+  /**
+   * Round each patched weight to float16 (nearest even) after the float32 sum. ComfyUI keeps
+   * text-encoder weights in float16 on every device (model_management.text_encoder_dtype), so a
+   * patched CLIP weight is stored as fp16(W + ΔW) there; the U-Net stays float32 on the CPU.
+   */
+  roundToHalf?: boolean;
+}
+
 /**
  * Writes a patched copy of `modelFile` (graph + patch data, base data linked) and returns its
  * path; `dispose()` removes it (call it once the session is created).
  */
-export async function writePatchedModel(modelFile: string, patches: readonly ComponentPatch[]): Promise<PatchedModel> {
+export async function writePatchedModel(modelFile: string, patches: readonly ComponentPatch[], opts: PatchOptions = {}): Promise<PatchedModel> {
   const t0 = performance.now();
   const comp = await readComponentGraph(modelFile);
   const srcDir = path.dirname(modelFile);
@@ -193,6 +202,7 @@ export async function writePatchedModel(modelFile: string, patches: readonly Com
         if (delta.length !== expect) throw new Error(`${path.basename(patch.file)}: '${module.name}' gives ${delta.length} values for ${name} of shape [${target.shape.join(', ')}]`);
         await addInto(w, target, delta, patch.strength * scale);
       }
+      if (opts.roundToHalf && target.dtype === 'float32') float16ToFloat32(float32ToFloat16(w), w);
       const out = target.dtype === 'float32' ? new Uint8Array(w.buffer, w.byteOffset, w.byteLength) : new Uint8Array(float32ToFloat16(w).buffer);
       const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
       if (pad) await patchFd.write(new Uint8Array(pad), 0, pad, offset);

@@ -33,7 +33,7 @@ export class ComponentSession {
   private variant(): SessionVariant | undefined {
     const patches = this.patches.filter((p) => p.strength !== 0);
     if (!patches.length) return undefined;
-    return { key: patchKey(patches), prepare: () => writePatchedModel(this.file, patches) };
+    return { key: patchKey(patches), prepare: () => writePatchedModel(this.file, patches, { roundToHalf: this.component.startsWith('text_encoder') }) };
   }
 
   /** The EP that created the most recent session for this component. */

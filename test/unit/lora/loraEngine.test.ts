@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { SafetensorsFile } from '../../../src/inference/safetensors/read';
 import { writeSafetensors, type TensorToWrite } from '../../../src/inference/safetensors/write';
 import { readComponentGraph } from '../../../src/inference/lora/graphTargets';
+import { float16BitsToNumber, numberToFloat16Bits } from '../../../src/inference/ort/float16';
 import { loraNodes } from '../../../src/inference/nodes/lora';
 import type { NodeContext, NodeDefinition } from '../../../src/workflow/nodeDefinition';
 import type { ApiPrompt } from '../../../src/workflow/types';
@@ -120,6 +121,8 @@ async function writeMerged(ckpt: string, loraFile: string, mods: readonly TestMo
           const d = await delta(lora, m);
           const s = (name.startsWith(UNET) ? sm : sc) * (m.spelling === 'peft' ? 1 : ALPHA / RANK);
           for (let i = 0; i < w.length; i++) w[i] += s * d[i];
+          // ComfyUI stores text-encoder weights in fp16, so a patched CLIP weight is rounded to it.
+          if (name.startsWith(CLIP)) for (let i = 0; i < w.length; i++) w[i] = float16BitsToNumber(numberToFloat16Bits(w[i]));
         }
         return new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
       },
