@@ -83,6 +83,9 @@ async function moduleDelta(st: SafetensorsFile, m: LoraModule): Promise<{ delta:
   const up = await st.readFloat32(m.up);
   let down = await st.readFloat32(m.down);
   const K = m.inShape.reduce((a, b) => a * b, 1);
+  // The node checked the header; a file replaced since then must not index past its factors.
+  const downCount = m.mid ? m.rank * m.inShape[0] : m.rank * K;
+  if (up.length !== m.outDim * m.rank || down.length !== downCount) throw new Error(`'${m.name}' changed since the LoRA was loaded (factor sizes ${up.length}, ${down.length}); queue the prompt again`);
   if (m.mid) down = tuckerDown(down, await st.readFloat32(m.mid), m.rank, m.inShape[0], m.inShape[1], m.inShape[2]);
   const alpha = m.alpha ? (await st.readFloat32(m.alpha))[0] : m.rank;
   if (!Number.isFinite(alpha)) throw new Error(`'${m.alpha}' is not a finite number`);
