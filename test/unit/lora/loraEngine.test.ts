@@ -16,7 +16,11 @@ import type { ApiPrompt } from '../../../src/workflow/types';
 import { writeRuleCheckpoint } from '../../../tools/refgen/generate';
 import { SD15_SMALL } from '../../../tools/refgen/layout';
 import { ruleLoraTensors } from '../../../tools/refgen/lora';
-import { captureNode, makeWorkspace } from '../pipeline/harness';
+import { captureNode, makeWorkspace, pixelsOf, repoRoot } from '../pipeline/harness';
+import { loadCoreCatalog } from '../../../src/workflow/catalog/catalog';
+import { parseUiWorkflow } from '../../../src/workflow/parse';
+import { readPngMetadata } from '../../../src/workflow/png';
+import { uiToApi } from '../../../src/workflow/uiToApi';
 import { CASES_DIR, caseRunner, diffStats } from '../checkpoint/parityHelpers';
 
 const RANK = 4;
@@ -234,6 +238,22 @@ describe('LoRA on a small SD1.5-layout checkpoint (engine = merged weights)', fu
     assert.ok(logs.some((l) => l === 'lora key not loaded: lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight'));
     assert.ok(logs.some((l) => l === 'lora key not loaded: text_encoder.text_model.encoder.layers.1.mlp.fc1.lora_A.weight'));
     assert.ok((out.outputs[0] as { unet: { patches: unknown[] } }).unet.patches.length === 1);
+  });
+
+  it("runs ComfyUI's LoRA example workflow (lora.png) with its names resolved in the models folder (64², 3 steps)", async () => {
+    const ui = parseUiWorkflow(JSON.parse(readPngMetadata(fs.readFileSync(path.join(repoRoot, 'test/fixtures/comfyui/examples/lora.png'))).workflow!));
+    const { prompt } = uiToApi(ui, loadCoreCatalog());
+    assert.equal(prompt['10'].class_type, 'LoraLoader');
+    // The example names a .ckpt; its .safetensors version stands in, found by base name.
+    fs.linkSync(path.join(models, 'checkpoints', 'small-sd15.safetensors'), path.join(models, 'checkpoints', 'v1-5-pruned-emaonly.safetensors'));
+    fs.copyFileSync(loraFile, path.join(models, 'loras', String(prompt['10'].inputs.lora_name)));
+    Object.assign(prompt['5'].inputs, { width: 64, height: 64 });
+    prompt['3'].inputs.steps = 3;
+    const res = await runner.pipeline.run(prompt);
+    assert.equal(res.outcome.status, 'success', JSON.stringify(res.outcome).slice(0, 800));
+    const [png] = runner.pipeline.savedFiles(res.outcome);
+    const { width, height } = await pixelsOf(png);
+    assert.deepEqual([width, height], [64, 64]);
   });
 
   it('refuses, in one line naming the file, an SDXL LoRA, mismatched shapes, LoHa modules and a truncated file', async () => {
