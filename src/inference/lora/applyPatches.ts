@@ -79,17 +79,64 @@ function tuckerDown(down: Float32Array, mid: Float32Array, rank: number, inDim: 
   return out;
 }
 
+/** Row-major [rows, cols] product of [rows, k] and [k, cols], accumulated in float32. */
+function matmul(a: Float32Array, b: Float32Array, rows: number, k: number, cols: number): Float32Array {
+  return lowRankProduct(a, b, rows, k, cols);
+}
+
+/** kron(A [a, b], B [c, d]) as [a·c, b·d] row-major (ComfyUI's torch.kron then reshape). */
+function kron(A: Float32Array, [a, b]: [number, number], B: Float32Array, [c, d]: [number, number]): Float32Array {
+  const out = new Float32Array(a * c * b * d);
+  const cols = b * d;
+  for (let i1 = 0; i1 < a; i1++)
+    for (let j1 = 0; j1 < b; j1++) {
+      const v = A[i1 * b + j1];
+      if (v === 0) continue;
+      for (let i2 = 0; i2 < c; i2++) {
+        const row = (i1 * c + i2) * cols + j1 * d;
+        for (let j2 = 0; j2 < d; j2++) out[row + j2] = v * B[i2 * d + j2];
+      }
+    }
+  return out;
+}
+
+/** The module's ΔW ([out, in·kh·kw], float32) and its α/r factor, as ComfyUI's weight adapters compute them. */
 async function moduleDelta(st: SafetensorsFile, m: LoraModule): Promise<{ delta: Float32Array; scale: number }> {
-  const up = await st.readFloat32(m.up);
-  let down = await st.readFloat32(m.down);
+  const read = async (name: string, expect: number) => {
+    const v = await st.readFloat32(name);
+    // The node checked the header; a file replaced since then must not index past its factors.
+    if (v.length !== expect) throw new Error(`'${name}' changed since the LoRA was loaded (${v.length} values, expected ${expect}); queue the prompt again`);
+    return v;
+  };
+  const alphaValue = async () => {
+    if (!m.alpha) return undefined;
+    const a = (await st.readFloat32(m.alpha))[0];
+    if (!Number.isFinite(a)) throw new Error(`'${m.alpha}' is not a finite number`);
+    return a;
+  };
   const K = m.inShape.reduce((a, b) => a * b, 1);
-  // The node checked the header; a file replaced since then must not index past its factors.
-  const downCount = m.mid ? m.rank * m.inShape[0] : m.rank * K;
-  if (up.length !== m.outDim * m.rank || down.length !== downCount) throw new Error(`'${m.name}' changed since the LoRA was loaded (factor sizes ${up.length}, ${down.length}); queue the prompt again`);
-  if (m.mid) down = tuckerDown(down, await st.readFloat32(m.mid), m.rank, m.inShape[0], m.inShape[1], m.inShape[2]);
-  const alpha = m.alpha ? (await st.readFloat32(m.alpha))[0] : m.rank;
-  if (!Number.isFinite(alpha)) throw new Error(`'${m.alpha}' is not a finite number`);
-  return { delta: lowRankProduct(up, down, m.outDim, m.rank, K), scale: alpha / m.rank };
+  if (m.kind === 'lora') {
+    const up = await read(m.up, m.outDim * m.rank);
+    let down = await read(m.down, m.mid ? m.rank * m.inShape[0] : m.rank * K);
+    if (m.mid) down = tuckerDown(down, await read(m.mid, m.rank * m.rank * m.inShape[1] * m.inShape[2]), m.rank, m.inShape[0], m.inShape[1], m.inShape[2]);
+    return { delta: lowRankProduct(up, down, m.outDim, m.rank, K), scale: ((await alphaValue()) ?? m.rank) / m.rank };
+  }
+  if (m.kind === 'loha') {
+    const r2 = st.tensors.get(m.w2b)!.shape[0];
+    const m1 = matmul(await read(m.w1a, m.outDim * m.rank), await read(m.w1b, m.rank * K), m.outDim, m.rank, K);
+    const m2 = matmul(await read(m.w2a, m.outDim * r2), await read(m.w2b, r2 * K), m.outDim, r2, K);
+    for (let i = 0; i < m1.length; i++) m1[i] *= m2[i];
+    return { delta: m1, scale: ((await alphaValue()) ?? m.rank) / m.rank };
+  }
+  const side = async (full: string | undefined, a: string | undefined, b: string | undefined, [rows, cols]: [number, number]) => {
+    if (full) return read(full, rows * cols);
+    const r = st.tensors.get(b!)!.shape[0];
+    return matmul(await read(a!, rows * r), await read(b!, r * cols), rows, r, cols);
+  };
+  const w1 = await side(m.w1, m.w1a, m.w1b, m.f1);
+  const w2 = await side(m.w2, m.w2a, m.w2b, m.f2);
+  const alpha = await alphaValue();
+  return { delta: kron(w1, m.f1, w2, m.f2), scale: alpha !== undefined && m.dim !== undefined ? alpha / m.dim : 1 };
 }
 
 /** Adds `s · delta` ([out, K] row-major, PyTorch's layout) into `w` stored in `t`'s layout. */

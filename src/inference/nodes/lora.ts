@@ -100,7 +100,7 @@ async function applyLora(services: ModelServices, ctx: NodeContext, model: SdMod
     for (const m of lora.modules) {
       const side = [...sides, ...clipSides].find((s) => s.keys.has(m.name));
       if (!side) {
-        notLoaded.push(...[m.up, m.down, m.mid, m.alpha].filter((x): x is string => !!x));
+        notLoaded.push(...m.tensors);
         continue;
       }
       const target = side.keys.get(m.name)!;

@@ -93,14 +93,18 @@ describe('LoRA key maps', () => {
     assert.equal(g.get('lora_te_text_model_encoder_layers_0_self_attn_q_proj'), undefined, 'lora_te_ is the first encoder');
   });
 
-  it('checks factor shapes from the header: mismatched ranks, a non-scalar alpha and unknown adapter kinds fail naming the file', () => {
+  it('checks factor shapes from the header: mismatched ranks, a non-scalar alpha LoHa/LoKr factors that do not chain and unsupported adapter kinds fail naming the file', () => {
     const t = (entries: [string, number[]][]) => new Map(entries.map(([n, s]) => [n, { shape: s }]));
     assert.throws(() => modulesOf('a.safetensors', t([['x.lora_up.weight', [8, 4]], ['x.lora_down.weight', [2, 8]]])), (e: Error) => e instanceof LoraFileError && /^a\.safetensors: module 'x' has factors/.test(e.message));
     assert.throws(() => modulesOf('b.safetensors', t([['x.lora_up.weight', [8, 4]], ['x.lora_down.weight', [4, 8]], ['x.alpha', [4]]])), /b\.safetensors: 'x\.alpha' has shape \[4\]/);
-    assert.throws(() => modulesOf('c.safetensors', t([['x.lokr_w1', [4, 4]]])), /c\.safetensors: LoKr/);
+    assert.throws(() => modulesOf('c.safetensors', t([['x.lokr_w1', [4, 4]], ['x.lokr_w2_a', [8, 2]], ['x.lokr_w2_b', [2, 8]], ['x.lokr_t2', [2, 2, 3, 3]]])), /c\.safetensors: LoKr with a Tucker factor/);
+    assert.throws(() => modulesOf('c2.safetensors', t([['x.lokr_w1', [4, 4]]])), /c2\.safetensors: 'x\.lokr_w2_a' is missing/);
+    assert.throws(() => modulesOf('c3.safetensors', t([['x.hada_w1_a', [8, 2]], ['x.hada_w1_b', [2, 6]], ['x.hada_w2_a', [8, 2]], ['x.hada_w2_b', [2, 5]]])), /c3\.safetensors: LoHa module 'x' has factors that do not chain/);
+    const kr = modulesOf('k.safetensors', t([['x.lokr_w1', [4, 2]], ['x.lokr_w2_a', [8, 3]], ['x.lokr_w2_b', [3, 5]], ['x.alpha', []]])).modules[0];
+    assert.deepEqual([kr.kind, kr.outDim, kr.inShape, kr.kind === 'lokr' && kr.dim], ['lokr', 32, [10], 3]);
     assert.throws(() => modulesOf('d.safetensors', t([['x.lora_up.weight', [8, 4]]])), /d\.safetensors: 'x\.lora_up\.weight' has no matching 'x\.lora_down\.weight'/);
     const ok = modulesOf('e.safetensors', t([['x.lora_B.weight', [8, 4]], ['x.lora_A.weight', [4, 6]], ['stray', [1]]]));
-    assert.deepEqual(ok.modules.map((m) => [m.name, m.outDim, m.inShape, m.rank]), [['x', 8, [6], 4]]);
+    assert.deepEqual(ok.modules.map((m) => [m.kind, m.name, m.outDim, m.inShape]), [['lora', 'x', 8, [6]]]);
     assert.deepEqual(ok.stray, ['stray']);
   });
 });

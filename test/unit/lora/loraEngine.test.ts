@@ -35,7 +35,11 @@ interface TestModule {
   up: number[];
   down: number[];
   mid?: number[];
-  spelling: 'kohya' | 'peft';
+  spelling: 'kohya' | 'peft' | 'loha' | 'lokr';
+  /** LoHa/LoKr factors: suffix → shape. */
+  factors?: [string, number[]][];
+  /** α/r for LoHa/LoKr modules. */
+  scale?: number;
 }
 
 function testModules(shapes: Map<string, number[]>): TestModule[] {
@@ -63,6 +67,16 @@ function testModules(shapes: Map<string, number[]>): TestModule[] {
   conv('lora_unet_down_blocks_0_resnets_0_conv1', `${UNET}input_blocks.1.0.in_layers.2.weight`);
   const [uo, ui] = shapes.get(`${UNET}output_blocks.1.1.conv.weight`)!;
   mods.push({ name: 'lora_unet_up_blocks_0_upsamplers_0_conv', weight: `${UNET}output_blocks.1.1.conv.weight`, up: [uo, RANK, 1, 1], down: [RANK, ui, 1, 1], mid: [RANK, RANK, 3, 3], spelling: 'kohya' });
+  // LoHa on a feed-forward output, LoKr on a GEGLU projection (factored w2) and on a 3×3 convolution (4-D w2, no α).
+  const [fo, fi] = shapes.get(`${UNET}output_blocks.2.1.transformer_blocks.0.ff.net.2.weight`)!;
+  mods.push({ name: 'lora_unet_output_blocks_2_1_transformer_blocks_0_ff_net_2', weight: `${UNET}output_blocks.2.1.transformer_blocks.0.ff.net.2.weight`, up: [], down: [], spelling: 'loha', scale: ALPHA / RANK,
+    factors: [['hada_w1_a', [fo, RANK]], ['hada_w1_b', [RANK, fi]], ['hada_w2_a', [fo, 2]], ['hada_w2_b', [2, fi]], ['alpha', []]] });
+  const [po, pi] = shapes.get(`${UNET}input_blocks.3.1.transformer_blocks.0.ff.net.0.proj.weight`)!;
+  mods.push({ name: 'lora_unet_input_blocks_3_1_transformer_blocks_0_ff_net_0_proj', weight: `${UNET}input_blocks.3.1.transformer_blocks.0.ff.net.0.proj.weight`, up: [], down: [], spelling: 'lokr', scale: ALPHA / RANK,
+    factors: [['lokr_w1', [8, 4]], ['lokr_w2_a', [po / 8, RANK]], ['lokr_w2_b', [RANK, pi / 4]], ['alpha', []]] });
+  const [co, ci, kh, kw] = shapes.get(`${UNET}input_blocks.3.0.in_layers.2.weight`)!;
+  mods.push({ name: 'lora_unet_input_blocks_3_0_in_layers_2', weight: `${UNET}input_blocks.3.0.in_layers.2.weight`, up: [], down: [], spelling: 'lokr', scale: 1,
+    factors: [['lokr_w1', [4, 2]], ['lokr_w2', [co / 4, ci / 2, kh, kw]]] });
   for (let l = 0; l < SD15_SMALL.clip.numLayers; l++) {
     for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) lin(`lora_te_text_model_encoder_layers_${l}_self_attn_${p}`, `${CLIP}text_model.encoder.layers.${l}.self_attn.${p}.weight`);
   }
@@ -73,7 +87,9 @@ function testModules(shapes: Map<string, number[]>): TestModule[] {
 function loraEntries(mods: readonly TestModule[], extra: [string, number[]][] = []): [string, number[]][] {
   const out: [string, number[]][] = [...extra];
   for (const m of mods) {
-    if (m.spelling === 'peft') {
+    if (m.factors) {
+      for (const [suffix, shape] of m.factors) out.push([`${m.name}.${suffix}`, shape]);
+    } else if (m.spelling === 'peft') {
       out.push([`${m.name}.lora_B.weight`, m.up], [`${m.name}.lora_A.weight`, m.down]);
     } else {
       out.push([`${m.name}.lora_up.weight`, m.up], [`${m.name}.lora_down.weight`, m.down], [`${m.name}.alpha`, []]);
@@ -85,6 +101,32 @@ function loraEntries(mods: readonly TestModule[], extra: [string, number[]][] = 
 
 /** ΔW = up·(mid)·down as the definition reads (float64), [out, in·kh·kw]. */
 async function delta(lora: SafetensorsFile, m: TestModule): Promise<Float64Array> {
+  const mm = (a: Float32Array, b: Float32Array, rows: number, k: number) => {
+    const cols = b.length / k;
+    const o = new Float64Array(rows * cols);
+    for (let i = 0; i < rows; i++) for (let t = 0; t < k; t++) for (let j = 0; j < cols; j++) o[i * cols + j] += a[i * k + t] * b[t * cols + j];
+    return o;
+  };
+  const f = (suffix: string) => lora.readFloat32(`${m.name}.${suffix}`);
+  const shape = (suffix: string) => m.factors!.find(([s]) => s === suffix)![1];
+  if (m.spelling === 'loha') {
+    const a = mm(await f('hada_w1_a'), await f('hada_w1_b'), shape('hada_w1_a')[0], RANK);
+    const b = mm(await f('hada_w2_a'), await f('hada_w2_b'), shape('hada_w2_a')[0], 2);
+    return a.map((v, i) => v * b[i]);
+  }
+  if (m.spelling === 'lokr') {
+    // torch.kron(w1[a, b, 1, 1], w2[c, d, kh, kw]) = [a·c, b·d, kh, kw] (2-D w2: kh = kw = 1).
+    const [a, b] = shape('lokr_w1');
+    const w1 = await f('lokr_w1');
+    const full = m.factors!.some(([s]) => s === 'lokr_w2');
+    const w2 = full ? Float64Array.from(await f('lokr_w2')) : mm(await f('lokr_w2_a'), await f('lokr_w2_b'), shape('lokr_w2_a')[0], RANK);
+    const [c, d, kh, kw] = full ? shape('lokr_w2') : [shape('lokr_w2_a')[0], shape('lokr_w2_b')[1], 1, 1];
+    const hw = kh * kw;
+    const o = new Float64Array(a * c * b * d * hw);
+    for (let i1 = 0; i1 < a; i1++) for (let i2 = 0; i2 < c; i2++) for (let j1 = 0; j1 < b; j1++) for (let j2 = 0; j2 < d; j2++) for (let p = 0; p < hw; p++)
+      o[((i1 * c + i2) * (b * d) + (j1 * d + j2)) * hw + p] = w1[i1 * b + j1] * w2[(i2 * d + j2) * hw + p];
+    return o;
+  }
   const spell = m.spelling === 'peft' ? ['.lora_B.weight', '.lora_A.weight'] : ['.lora_up.weight', '.lora_down.weight'];
   const up = await lora.readFloat32(m.name + spell[0]);
   const down = await lora.readFloat32(m.name + spell[1]);
@@ -123,7 +165,7 @@ async function writeMerged(ckpt: string, loraFile: string, mods: readonly TestMo
         const m = byWeight.get(name);
         if (m) {
           const d = await delta(lora, m);
-          const s = (name.startsWith(UNET) ? sm : sc) * (m.spelling === 'peft' ? 1 : ALPHA / RANK);
+          const s = (name.startsWith(UNET) ? sm : sc) * (m.scale ?? (m.spelling === 'peft' ? 1 : ALPHA / RANK));
           for (let i = 0; i < w.length; i++) w[i] += s * d[i];
           // ComfyUI stores text-encoder weights in fp16, so a patched CLIP weight is rounded to it.
           if (name.startsWith(CLIP)) for (let i = 0; i < w.length; i++) w[i] = float16BitsToNumber(numberToFloat16Bits(w[i]));
@@ -145,7 +187,7 @@ function fLoraPrompt(ckpt: string, lora: string, edit?: (p: ApiPrompt) => void):
   return p;
 }
 
-describe('LoRA on a small SD1.5-layout checkpoint (engine = merged weights)', function () {
+describe('LoRA, LoCon, LoHa and LoKr on a small SD1.5-layout checkpoint (engine = merged weights)', function () {
   this.timeout(900_000);
   let ws: { base: string; remove(): void };
   let models: string;
@@ -191,6 +233,7 @@ describe('LoRA on a small SD1.5-layout checkpoint (engine = merged weights)', fu
     const { targets } = await readComponentGraph(path.join(ws.base, 'conversion-cache', entry, 'unet', 'model.onnx'));
     const layouts = new Set(mods.filter((m) => m.weight.startsWith(UNET)).map((m) => targets.get(m.weight.slice(UNET.length))?.layout));
     assert.deepEqual([...layouts].sort(), ['nchwc', 'transposed']);
+    assert.deepEqual([...new Set(mods.map((m) => m.spelling))].sort(), ['kohya', 'loha', 'lokr', 'peft']);
     assert.ok(effect.relL2 > 1e-2, `the LoRA barely changes the latent (${effect.relL2})`);
     assert.ok(cond.relL2 < 1e-5, `conditioning differs from the merged checkpoint by ${cond.relL2}`);
     assert.ok(lat.relL2 < 1e-5, `latent differs from the merged checkpoint by ${lat.relL2}`);
@@ -256,7 +299,7 @@ describe('LoRA on a small SD1.5-layout checkpoint (engine = merged weights)', fu
     assert.deepEqual([width, height], [64, 64]);
   });
 
-  it('refuses, in one line naming the file, an SDXL LoRA, mismatched shapes, LoHa modules and a truncated file', async () => {
+  it('refuses, in one line naming the file, an SDXL LoRA, mismatched shapes, Tucker-form LoHa and a truncated file', async () => {
     const [loader] = loraNodes(runner.pipeline.services);
     const ctx = { promptId: 'p', nodeId: '12', hidden: {} as never, signal: new AbortController().signal, progress: () => undefined, log: () => undefined } as NodeContext;
     const [model, clip] = (await runner.pipeline.registry.get('CheckpointLoaderSimple')!.run({ ckpt_name: 'small-sd15.safetensors' }, ctx)).outputs;
@@ -274,13 +317,17 @@ describe('LoRA on a small SD1.5-layout checkpoint (engine = merged weights)', fu
     await write('loha.safetensors', [
       ['lora_unet_input_blocks_1_1_proj_in.hada_w1_a', [32, 4]],
       ['lora_unet_input_blocks_1_1_proj_in.hada_w1_b', [4, 32]],
+      ['lora_unet_input_blocks_1_1_proj_in.hada_w2_a', [32, 4]],
+      ['lora_unet_input_blocks_1_1_proj_in.hada_w2_b', [4, 32]],
+      ['lora_unet_input_blocks_1_1_proj_in.hada_t1', [4, 4, 1, 1]],
+      ['lora_unet_input_blocks_1_1_proj_in.hada_t2', [4, 4, 1, 1]],
     ]);
     const good = fs.readFileSync(loraFile);
     fs.writeFileSync(path.join(models, 'loras', 'truncated.safetensors'), good.subarray(0, good.length - 100));
     const cases: [string, RegExp][] = [
       ['sdxl-lora.safetensors', /sdxl-lora\.safetensors is a LoRA for SDXL, but the model 'small-sd15' is a 64-wide cross-attention/],
       ['bad-shape.safetensors', /bad-shape\.safetensors: module 'lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q' is \[32, 48\] but the model's input_blocks\.1\.1\.transformer_blocks\.0\.attn1\.to_q\.weight is \[32, 32\]/],
-      ['loha.safetensors', /loha\.safetensors: LoHa \(hada_\*\) modules are not supported/],
+      ['loha.safetensors', /loha\.safetensors: LoHa with Tucker factors \(hada_t1\/hada_t2\) modules are not supported/],
       ['truncated.safetensors', /truncated\.safetensors/],
     ];
     for (const [name, re] of cases) {
