@@ -180,8 +180,9 @@ function workRoot(modelFile: string): string {
 export interface PatchedModel {
   /** model.onnx of the patched folder. */
   file: string;
-  /** Tensors patched and seconds spent. */
+  /** Tensors patched, bytes of the patch data file, seconds spent. */
   patched: number;
+  patchBytes: number;
   seconds: number;
   dispose(): Promise<void>;
 }
@@ -280,7 +281,7 @@ export async function writePatchedModel(modelFile: string, patches: readonly Com
     }
     const file = path.join(dir, 'model.onnx');
     await fsp.writeFile(file, onnx.ModelProto.encode(comp.model).finish());
-    return { file, patched: byTarget.size, seconds: (performance.now() - t0) / 1000, dispose };
+    return { file, patched: byTarget.size, patchBytes: offset, seconds: (performance.now() - t0) / 1000, dispose };
   } catch (e) {
     await patchFd?.close().catch(() => undefined);
     await dispose();
