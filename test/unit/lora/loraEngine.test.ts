@@ -16,7 +16,7 @@ import type { ApiPrompt } from '../../../src/workflow/types';
 import { writeRuleCheckpoint } from '../../../tools/refgen/generate';
 import { SD15_SMALL } from '../../../tools/refgen/layout';
 import { ruleLoraTensors } from '../../../tools/refgen/lora';
-import { captureNode, makeWorkspace, pixelsOf, repoRoot } from '../pipeline/harness';
+import { addModel, captureNode, makeWorkspace, pixelsOf, repoRoot } from '../pipeline/harness';
 import { loadCoreCatalog } from '../../../src/workflow/catalog/catalog';
 import { parseUiWorkflow } from '../../../src/workflow/parse';
 import { readPngMetadata } from '../../../src/workflow/png';
@@ -330,6 +330,13 @@ describe('LoRA, LoCon, LoHa and LoKr on a small SD1.5-layout checkpoint (engine 
       ['loha.safetensors', /loha\.safetensors: LoHa with Tucker factors \(hada_t1\/hada_t2\) modules are not supported/],
       ['truncated.safetensors', /truncated\.safetensors/],
     ];
+    // A model from an ONNX folder exported elsewhere: its weight names are not the checkpoint's.
+    addModel(ws.base, 'tiny-onnx', 'fp32');
+    const [tinyModel, tinyClip] = (await runner.pipeline.registry.get('CheckpointLoaderSimple')!.run({ ckpt_name: 'tiny-onnx' }, ctx)).outputs;
+    await assert.rejects(
+      async () => loader.run({ model: tinyModel, clip: tinyClip, lora_name: 'small-lora.safetensors', strength_model: 1, strength_clip: 1 }, ctx),
+      /none of the \d+ modules of small-lora\.safetensors match a weight of 'tiny-onnx'.*LoRAs apply to models loaded from \.safetensors checkpoints/,
+    );
     for (const [name, re] of cases) {
       await assert.rejects(
         async () => loader.run({ model, clip, lora_name: name, strength_model: 1, strength_clip: 1 }, ctx),
