@@ -10,6 +10,11 @@ import { SafetensorsFile } from '../../../src/inference/safetensors/read';
 import { writeSafetensors, type TensorToWrite } from '../../../src/inference/safetensors/write';
 import { readComponentGraph } from '../../../src/inference/lora/graphTargets';
 import { float16BitsToNumber, numberToFloat16Bits } from '../../../src/inference/ort/float16';
+import { writePatchedModel } from '../../../src/inference/lora/applyPatches';
+import { unetLoraKeys } from '../../../src/inference/lora/keyMap';
+import { openLora } from '../../../src/inference/lora/loraFile';
+import { writeOnnxFolder } from '../../../tools/refgen/onnxFolder';
+import * as ort from 'onnxruntime-node';
 import { loraNodes } from '../../../src/inference/nodes/lora';
 import type { NodeContext, NodeDefinition } from '../../../src/workflow/nodeDefinition';
 import type { ApiPrompt } from '../../../src/workflow/types';
@@ -265,6 +270,46 @@ describe('LoRA, LoCon, LoHa and LoKr on a small SD1.5-layout checkpoint (engine 
     assert.ok(st.relL2 < 1e-5, `two LoraLoaders at 0.4/0.3 differ from one at 0.8/0.6 by ${st.relL2}`);
     const again = await runner.run('f_lora', 'small-sd15.safetensors');
     assert.ok(diffStats(again.latent.data, withLora.latent.data).relL2 < 1e-6, 'back to 0.8/0.6 gives the first result again');
+  });
+
+  it('patches portable graphs too (GPU entries): fp16 weights behind Casts and plain OIHW convolutions', async () => {
+    const ckpt = path.join(models, 'checkpoints', 'small-sd15.safetensors');
+    const merged = path.join(models, 'checkpoints', 'merged.safetensors');
+    const lora = await openLora(loraFile);
+    const feeds = () => ({
+      sample: new ort.Tensor('float32', Float32Array.from({ length: 2 * 4 * 8 * 8 }, (_, i) => Math.sin(i * 0.37)), [2, 4, 8, 8]),
+      timestep: new ort.Tensor('float32', Float32Array.from([999, 13.5]), [2]),
+      encoder_hidden_states: new ort.Tensor('float32', Float32Array.from({ length: 2 * 77 * 64 }, (_, i) => Math.cos(i * 0.11)), [2, 77, 64]),
+    });
+    const run = async (file: string) => {
+      const s = await ort.InferenceSession.create(file);
+      const o = (await s.run(feeds())).out_sample.data as Float32Array;
+      await s.release();
+      return o;
+    };
+    try {
+      for (const precision of ['fp16', 'fp32'] as const) {
+        const base = path.join(ws.base, `portable-${precision}`);
+        await writeOnnxFolder(ckpt, base, SD15_SMALL, { precision });
+        await writeOnnxFolder(merged, `${base}-merged`, SD15_SMALL, { precision });
+        const unet = path.join(base, 'unet', 'model.onnx');
+        const { targets } = await readComponentGraph(unet);
+        const keys = unetLoraKeys([...targets.keys()]);
+        const modules = lora.modules.filter((m) => keys.has(m.name)).map((module) => ({ module, target: keys.get(module.name)! }));
+        const used = modules.map((m) => targets.get(m.target)!);
+        assert.deepEqual([...new Set(used.map((t) => t.layout))].sort(), ['oihw', 'transposed'], precision);
+        assert.deepEqual([...new Set(used.map((t) => t.dtype))], [precision === 'fp16' ? 'float16' : 'float32']);
+        const patched = await writePatchedModel(unet, [{ file: loraFile, identity: 'test', strength: 0.8, modules }]);
+        try {
+          const d = diffStats(await run(patched.file), await run(path.join(`${base}-merged`, 'unet', 'model.onnx')));
+          assert.ok(d.relL2 < (precision === 'fp16' ? 1e-4 : 1e-5), `${precision}: patched U-Net differs from the merged one by ${d.relL2}`);
+        } finally {
+          await patched.dispose();
+        }
+      }
+    } finally {
+      await lora.st.close();
+    }
   });
 
   it("reports keys that match nothing as ComfyUI does ('lora key not loaded: …'), and LoraLoaderModelOnly leaves the text-encoder keys unloaded", async () => {
