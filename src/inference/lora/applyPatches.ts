@@ -15,7 +15,7 @@ import { onnx } from 'onnx-proto';
 import { float16ToFloat32, float32ToFloat16 } from '../ort/float16';
 import { SafetensorsFile } from '../safetensors/read';
 import { externalOf, readComponentGraph, type PatchTarget } from './graphTargets';
-import type { LoraModule } from './loraFile';
+import type { LoraModule, LowRankModule } from './loraFile';
 import { nchwcFilterMap } from './nchwcLayout';
 
 /** One LoraLoader's contribution to one component. */
@@ -98,6 +98,40 @@ function kron(A: Float32Array, [a, b]: [number, number], B: Float32Array, [c, d]
       }
     }
   return out;
+}
+
+/**
+ * w[j·out + o] += f · Σ_k up[o,k]·down[k,j]: the same float32 sums as lowRankProduct followed by
+ * addInto's transposed case, written row by row of the [in, out] layout instead of scattered.
+ */
+function addLowRankTransposed(w: Float32Array, up: Float32Array, down: Float32Array, out: number, rank: number, K: number, f: number): void {
+  const acc = new Float32Array(out);
+  const dk = new Float64Array(rank);
+  for (let j = 0; j < K; j++) {
+    for (let k = 0; k < rank; k++) dk[k] = down[k * K + j];
+    acc.fill(0);
+    for (let k = 0; k < rank; k++) {
+      const d = dk[k];
+      for (let o = 0; o < out; o++) {
+        const u = up[o * rank + k];
+        if (u !== 0) acc[o] += u * d;
+      }
+    }
+    const base = j * out;
+    for (let o = 0; o < out; o++) w[base + o] += Math.fround(f * acc[o]);
+  }
+}
+
+async function lowRankFactors(st: SafetensorsFile, m: LowRankModule): Promise<{ up: Float32Array; down: Float32Array; scale: number }> {
+  const up = await st.readFloat32(m.up);
+  const down = await st.readFloat32(m.down);
+  if (up.length !== m.outDim * m.rank || down.length !== m.rank * m.inShape[0]) throw new Error(`'${m.name}' changed since the LoRA was loaded; queue the prompt again`);
+  let alpha = m.rank;
+  if (m.alpha) {
+    alpha = (await st.readFloat32(m.alpha))[0];
+    if (!Number.isFinite(alpha)) throw new Error(`'${m.alpha}' is not a finite number`);
+  }
+  return { up, down, scale: alpha / m.rank };
 }
 
 /** The module's ΔW ([out, in·kh·kw], float32) and its α/r factor, as ComfyUI's weight adapters compute them. */
@@ -248,8 +282,14 @@ export async function writePatchedModel(modelFile: string, patches: readonly Com
       for (const { patch, module } of list) {
         let st = loras.get(patch.file);
         if (!st) loras.set(patch.file, (st = await SafetensorsFile.open(patch.file)));
-        const { delta, scale } = await moduleDelta(st, module);
         const expect = target.shape.reduce((a, b) => a * b, 1);
+        if (target.layout === 'transposed' && module.kind === 'lora' && !module.mid && module.outDim * module.inShape[0] === expect) {
+          // The common case (attention projections): ΔWᵀ straight into the [in, out] layout.
+          const { up, down, scale } = await lowRankFactors(st, module);
+          addLowRankTransposed(w, up, down, module.outDim, module.rank, module.inShape[0], Math.fround(patch.strength * scale));
+          continue;
+        }
+        const { delta, scale } = await moduleDelta(st, module);
         if (delta.length !== expect) throw new Error(`${path.basename(patch.file)}: '${module.name}' gives ${delta.length} values for ${name} of shape [${target.shape.join(', ')}]`);
         await addInto(w, target, delta, patch.strength * scale);
       }
