@@ -48,7 +48,7 @@ function modelContextDim(targets: Map<string, PatchTarget>): number | undefined 
   return undefined;
 }
 
-const familyOf = (ctx: number | undefined) => (ctx === 2048 ? 'SDXL' : ctx === 1024 ? 'SD2.x' : ctx === 768 ? 'SD1.x' : `a ${ctx}-wide cross-attention`);
+const familyOf = (ctx: number | undefined) => (ctx === 2048 ? 'SDXL' : ctx === 1024 ? 'SD2.x' : ctx === 768 ? 'SD1.x' : ctx === undefined ? 'a model without cross-attention' : `a ${ctx}-wide cross-attention`);
 
 function clipRole(targets: Map<string, PatchTarget>): ClipRole {
   const q = targets.get('text_model.encoder.layers.0.self_attn.q_proj.weight');
