@@ -189,6 +189,66 @@ async function addInto(w: Float32Array, t: PatchTarget, delta: Float32Array, s: 
   }
 }
 
+/** The stored weight in PyTorch's [out, in, …] order (a copy). */
+async function toLogical(w: Float32Array, t: PatchTarget): Promise<Float32Array> {
+  const out = t.shape[0];
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const K = n / out;
+  const l = new Float32Array(n);
+  if (t.layout === 'transposed') {
+    for (let j = 0; j < K; j++) for (let o = 0; o < out; o++) l[o * K + j] = w[j * out + o];
+  } else if (t.layout === 'nchwc') {
+    const map = await nchwcFilterMap(t.shape, t.conv!);
+    for (let d = 0; d < map.length; d++) if (map[d] >= 0) l[map[d]] = w[d];
+  } else {
+    l.set(w.subarray(0, n));
+  }
+  return l;
+}
+
+/** Writes a [out, in, …] weight back into the stored layout. */
+async function fromLogical(l: Float32Array, t: PatchTarget, w: Float32Array): Promise<void> {
+  const out = t.shape[0];
+  const K = l.length / out;
+  if (t.layout === 'transposed') {
+    for (let j = 0; j < K; j++) for (let o = 0; o < out; o++) w[j * out + o] = l[o * K + j];
+  } else if (t.layout === 'nchwc') {
+    const map = await nchwcFilterMap(t.shape, t.conv!);
+    for (let d = 0; d < map.length; d++) if (map[d] >= 0) w[d] = l[map[d]];
+  } else {
+    w.set(l);
+  }
+}
+
+/**
+ * DoRA (ComfyUI's weight_decompose): W' = W + α/r·ΔW, scaled per input channel j to
+ * dora_scale[j] / ‖W'[:, j, …]‖; then W + strength·(W' − W) (exactly W' at strength 1).
+ */
+function applyDora(w: Float32Array, shape: readonly number[], delta: Float32Array, scale: number, dora: Float32Array, strength: number): void {
+  const out = shape[0];
+  const inDim = shape[1];
+  const hw = w.length / (out * inDim);
+  const a = Math.fround(scale);
+  const calc = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) calc[i] = w[i] + Math.fround(a * delta[i]);
+  const norms = new Float64Array(inDim);
+  for (let o = 0; o < out; o++)
+    for (let j = 0; j < inDim; j++)
+      for (let p = 0; p < hw; p++) {
+        const v = calc[(o * inDim + j) * hw + p];
+        norms[j] += v * v;
+      }
+  const factor = Float32Array.from(norms, (n, j) => dora[j] / Math.fround(Math.sqrt(n)));
+  const s = Math.fround(strength);
+  for (let o = 0; o < out; o++)
+    for (let j = 0; j < inDim; j++)
+      for (let p = 0; p < hw; p++) {
+        const i = (o * inDim + j) * hw + p;
+        const v = Math.fround(calc[i] * factor[j]);
+        w[i] = strength === 1 ? v : w[i] + Math.fround(s * Math.fround(v - w[i]));
+      }
+}
+
 /** Links (else symlinks, else copies) `from` to `to`: the cached weights are never duplicated when the file system allows. */
 async function linkData(from: string, to: string): Promise<void> {
   try {
@@ -283,6 +343,16 @@ export async function writePatchedModel(modelFile: string, patches: readonly Com
         let st = loras.get(patch.file);
         if (!st) loras.set(patch.file, (st = await SafetensorsFile.open(patch.file)));
         const expect = target.shape.reduce((a, b) => a * b, 1);
+        if (module.dora) {
+          const { delta, scale } = await moduleDelta(st, module);
+          if (delta.length !== expect) throw new Error(`${path.basename(patch.file)}: '${module.name}' gives ${delta.length} values for ${name} of shape [${target.shape.join(', ')}]`);
+          const dora = await st.readFloat32(module.dora);
+          if (dora.length !== target.shape[1]) throw new Error(`'${module.dora}' changed since the LoRA was loaded; queue the prompt again`);
+          const logical = await toLogical(w, target);
+          applyDora(logical, target.shape, delta, scale, dora, patch.strength);
+          await fromLogical(logical, target, w);
+          continue;
+        }
         if (target.layout === 'transposed' && module.kind === 'lora' && !module.mid && module.outDim * module.inShape[0] === expect) {
           // The common case (attention projections): ΔWᵀ straight into the [in, out] layout.
           const { up, down, scale } = await lowRankFactors(st, module);

@@ -2,7 +2,8 @@
 // low-rank factors, in the spellings ComfyUI's weight adapters accept. Everything is checked from
 // the header before a value is read (files from the internet are untrusted): factor ranks and
 // shapes must agree, alpha must be a scalar, ranks must be small. LoHa and LoKr are read too;
-// their Tucker forms, GLoRA, DoRA and OFT are recognised and refused with the file's name.
+// DoRA magnitudes (`dora_scale`) on any of them too; Tucker-form LoHa/LoKr, GLoRA and OFT are
+// recognised and refused with the file's name.
 import * as path from 'node:path';
 import { SafetensorsFile, type TensorEntry } from '../safetensors/read';
 
@@ -15,6 +16,9 @@ interface ModuleBase {
   inShape: number[];
   /** Every tensor of the file this module uses. */
   tensors: string[];
+  /** DoRA's per-input-channel magnitude (`dora_scale`) and its element count. */
+  dora?: string;
+  doraCount?: number;
 }
 
 /** LoRA/LoCon: up [out, r, (1, 1)] · (mid [r, r, kh, kw]) · down [r, in, (kh, kw)] (kohya's names; PEFT's lora_B/lora_A). */
@@ -76,7 +80,6 @@ const UNSUPPORTED: [RegExp, string][] = [
   [/\.hada_t[12]$/, 'LoHa with Tucker factors (hada_t1/hada_t2)'],
   [/\.lokr_t2$/, 'LoKr with a Tucker factor (lokr_t2)'],
   [/\.(a1|a2|b1|b2)\.weight$/, 'GLoRA'],
-  [/\.dora_scale$/, 'DoRA (dora_scale)'],
   [/\.(oft_blocks|oft_diag|boft_blocks)$/, 'OFT/BOFT'],
 ];
 
@@ -216,6 +219,14 @@ export function modulesOf(base: string, tensors: Header): { modules: LoraModule[
     if (name.endsWith('.hada_w1_a')) modules.push(lohaModule(base, name.slice(0, -'.hada_w1_a'.length), tensors, used));
     const lokr = /^(.*)\.lokr_(w1|w1_a)$/.exec(name);
     if (lokr && !(lokr[2] === 'w1_a' && tensors.has(`${lokr[1]}.lokr_w1`))) modules.push(lokrModule(base, lokr[1], tensors, used));
+  }
+  for (const m of modules) {
+    const dora = `${m.name}.dora_scale`;
+    if (!tensors.has(dora)) continue;
+    m.dora = dora;
+    m.doraCount = count(tensors.get(dora)!.shape);
+    m.tensors.push(dora);
+    used.add(dora);
   }
   const stray = [...tensors.keys()].filter((n) => !used.has(n)).sort();
   return { modules, stray };

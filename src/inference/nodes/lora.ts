@@ -110,6 +110,9 @@ async function applyLora(services: ModelServices, ctx: NodeContext, model: SdMod
       if (shape[0] !== m.outDim || inner !== mInner || (m.inShape.length === 3 && shape.length === 4 && (m.inShape[1] !== shape[2] || m.inShape[2] !== shape[3]))) {
         throw new Error(`input 'lora_name': ${base}: module '${m.name}' is [${m.outDim}, ${m.inShape.join(', ')}] but the model's ${target} is [${shape.join(', ')}]`);
       }
+      if (m.dora && m.doraCount !== shape[1]) {
+        throw new Error(`input 'lora_name': ${base}: '${m.dora}' holds ${m.doraCount} values; the model's ${target} has ${shape[1]} input channels`);
+      }
       side.matched.push({ module: m, target });
     }
     const matchedCount = [...sides, ...clipSides].reduce((n, s) => n + s.matched.length, 0);

@@ -312,6 +312,61 @@ describe('LoRA, LoCon, LoHa and LoKr on a small SD1.5-layout checkpoint (engine 
     }
   });
 
+  it('applies DoRA magnitudes (dora_scale) as ComfyUI\'s weight_decompose, on a linear and on an NCHWc convolution', async () => {
+    const ckpt = path.join(models, 'checkpoints', 'small-sd15.safetensors');
+    const st = await SafetensorsFile.open(ckpt);
+    const dmods = mods.filter((m) => m.spelling === 'kohya' && !m.mid && /input_blocks\.1\.1\.(proj_in|transformer_blocks\.0\.attn2\.to_q)\.weight$/.test(m.weight));
+    assert.equal(dmods.length, 2);
+    const file = path.join(models, 'loras', 'dora.safetensors');
+    const entries = loraEntries(dmods);
+    for (const m of dmods) entries.push([`${m.name}.dora_scale`, m.down.length === 4 ? [1, m.down[1], 1, 1] : [1, m.down[1]]]);
+    await writeSafetensors(file, ruleLoraTensors(entries, 13, ALPHA, 2 ** -1));
+    const lora = await SafetensorsFile.open(file);
+    const strength = 0.7;
+    const tensors: TensorToWrite[] = [];
+    for (const [name, info] of st.tensors) {
+      tensors.push({
+        name, dtype: 'F32', shape: [...info.shape],
+        data: async () => {
+          const w = await st.readFloat32(name);
+          const m = dmods.find((x) => x.weight === name);
+          if (m) {
+            // weight_decompose: W' = W + α/r·ΔW; W'[:, j] · dora[j] / ‖W'[:, j]‖; W + s·(W'' − W).
+            const d = await delta(lora, m);
+            const dora = await lora.readFloat32(`${m.name}.dora_scale`);
+            const [out, inDim] = info.shape;
+            const hw = w.length / (out * inDim);
+            const calc = Float64Array.from(w, (v, i) => v + (ALPHA / RANK) * d[i]);
+            const norm = new Float64Array(inDim);
+            calc.forEach((v, i) => (norm[Math.floor(i / hw) % inDim] += v * v));
+            for (let i = 0; i < w.length; i++) {
+              const j = Math.floor(i / hw) % inDim;
+              w[i] += strength * ((calc[i] * dora[j]) / Math.sqrt(norm[j]) - w[i]);
+            }
+          }
+          return new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
+        },
+      });
+    }
+    await writeSafetensors(path.join(models, 'checkpoints', 'merged-dora.safetensors'), tensors);
+    await st.close();
+    await lora.close();
+    const merged = await runner.run('a_default', 'merged-dora.safetensors');
+    let latent: Float32Array | undefined;
+    const cap = captureNode('LATENT', (v) => (latent = (v as { samples: { data: Float32Array } }).samples.data));
+    (runner.pipeline.registry as Map<string, NodeDefinition>).set('TestCaptureDora', { ...cap, schema: { ...cap.schema, name: 'TestCaptureDora' } });
+    const prompt = fLoraPrompt('small-sd15.safetensors', 'dora.safetensors', (p) => Object.assign(p['12'].inputs, { strength_model: strength, strength_clip: 0 }));
+    prompt['100'] = { class_type: 'TestCaptureDora', inputs: { value: ['3', 0] } };
+    const res = await runner.pipeline.run(prompt);
+    assert.equal(res.outcome.status, 'success', JSON.stringify(res.outcome).slice(0, 500));
+    const d = diffStats(latent!, merged.latent.data);
+    const plain = await runner.run('a_default', 'small-sd15.safetensors');
+    const effect = diffStats(plain.latent.data, merged.latent.data);
+    console.log(`    DoRA vs merged: latent rel ${d.relL2.toExponential(2)}; DoRA effect on the latent: rel ${effect.relL2.toExponential(2)}`);
+    assert.ok(effect.relL2 > 1e-2, `the DoRA LoRA barely changes the latent (${effect.relL2})`);
+    assert.ok(d.relL2 < 1e-5, `DoRA latent differs from the merged checkpoint by ${d.relL2}`);
+  });
+
   it("reports keys that match nothing as ComfyUI does ('lora key not loaded: …'), and LoraLoaderModelOnly leaves the text-encoder keys unloaded", async () => {
     const [loader, modelOnly] = loraNodes(runner.pipeline.services);
     const logs: string[] = [];
