@@ -3,7 +3,8 @@
 // than restate MLAS's layouts, Marble asks ORT: a one-Conv probe model whose filter holds each
 // element's index is optimized the same way, and the reordered filter read back is the map.
 // Indices above 2^24 are not exact in float32, so large filters are probed twice (low and high
-// 12 bits). The result is cached per filter shape and attributes for the process.
+// 12 bits). Maps are kept per filter shape and attributes, up to CACHE_BYTES for the process (a
+// LoCon over every 3×3 convolution of SD1.5 needs ~15 shapes, the largest 118 MB).
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { promises as fsp } from 'node:fs';
@@ -12,18 +13,31 @@ import * as path from 'node:path';
 import { GraphBuilder } from '../onnx/graphBuilder';
 import type { ConvAttrs } from './graphTargets';
 
-const cache = new Map<string, Promise<Int32Array>>();
+const CACHE_BYTES = 256 * 2 ** 20;
+/** Insertion order is recency order (a hit is moved to the end). */
+const cache = new Map<string, { map: Promise<Int32Array>; bytes: number }>();
 
 /** dst → src element index of the reordered filter (−1 for padding). */
 export function nchwcFilterMap(shape: readonly number[], conv: ConvAttrs): Promise<Int32Array> {
   const key = JSON.stringify([shape, conv]);
-  let p = cache.get(key);
-  if (!p) {
-    p = probe(shape, conv);
-    cache.set(key, p);
-    p.catch(() => cache.delete(key));
+  const hit = cache.get(key);
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit.map;
   }
-  return p;
+  const map = probe(shape, conv);
+  const entry = { map, bytes: 4 * shape.reduce((a, b) => a * b, 1) };
+  cache.set(key, entry);
+  map.catch(() => cache.delete(key));
+  let total = 0;
+  for (const e of cache.values()) total += e.bytes;
+  for (const [k, e] of cache) {
+    if (total <= CACHE_BYTES || k === key) break;
+    cache.delete(k);
+    total -= e.bytes;
+  }
+  return map;
 }
 
 async function reorderedValues(shape: readonly number[], conv: ConvAttrs, values: Float32Array): Promise<Float32Array> {
