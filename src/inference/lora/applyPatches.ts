@@ -249,26 +249,39 @@ function applyDora(w: Float32Array, shape: readonly number[], delta: Float32Arra
       }
 }
 
-/** Links (else symlinks, else copies) `from` to `to`: the cached weights are never duplicated when the file system allows. */
+/**
+ * Hard-links `from` to `to`, else copies it: the cached weights are never duplicated when both
+ * are on one file system. (ONNX Runtime refuses external data reached through a symlink that
+ * leaves the model's folder, so a symlink is no option.)
+ */
 async function linkData(from: string, to: string): Promise<void> {
   try {
     await fsp.link(from, to);
-    return;
-  } catch {
-    // another device, or links not allowed
-  }
-  try {
-    await fsp.symlink(from, to);
-    return;
   } catch {
     await fsp.copyFile(from, to);
   }
 }
 
-/** Where a patched folder is written: beside the conversion-cache entry (same disk, so hard links work), else the temp folder. */
-function workRoot(modelFile: string): string {
-  const entry = path.dirname(path.dirname(modelFile));
-  return fs.existsSync(path.join(entry, 'marble-conversion.json')) ? path.dirname(entry) : os.tmpdir();
+/**
+ * A new private folder for the patched copy, on the same disk as the model so hard links work:
+ * beside its conversion-cache entry, or inside an ONNX folder of the user's (hidden, removed
+ * once the session exists); the temp folder when that is not writable.
+ */
+async function makeWorkDir(modelFile: string): Promise<string> {
+  const modelDir = path.dirname(path.dirname(modelFile));
+  const inCache = fs.existsSync(path.join(modelDir, 'marble-conversion.json'));
+  // Named like the conversion cache's temp folders: a crash leaves nothing its sweep does not remove (owner pid).
+  const name = `.tmp-${process.pid}-${randomBytes(4).toString('hex')}-lora`;
+  for (const root of [inCache ? path.dirname(modelDir) : modelDir, os.tmpdir()]) {
+    const dir = path.join(root, name);
+    try {
+      await fsp.mkdir(dir);
+      return dir;
+    } catch {
+      // read-only or missing: try the next place
+    }
+  }
+  throw new Error(`cannot create a folder for the LoRA-patched copy of ${modelFile} (tried beside it and in ${os.tmpdir()})`);
 }
 
 export interface PatchedModel {
@@ -298,10 +311,7 @@ export async function writePatchedModel(modelFile: string, patches: readonly Com
   const t0 = performance.now();
   const comp = await readComponentGraph(modelFile);
   const srcDir = path.dirname(modelFile);
-  // The folder name starts like the conversion cache's temp folders, so a crash leaves nothing
-  // the cache's sweep does not remove (it checks the owner file's pid).
-  const dir = path.join(workRoot(modelFile), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}-lora`);
-  await fsp.mkdir(dir);
+  const dir = await makeWorkDir(modelFile);
   const dispose = () => fsp.rm(dir, { recursive: true, force: true });
   const files = new Map<string, fsp.FileHandle>();
   const loras = new Map<string, SafetensorsFile>();

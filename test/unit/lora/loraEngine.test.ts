@@ -300,12 +300,17 @@ describe('LoRA, LoCon, LoHa and LoKr on a small SD1.5-layout checkpoint (engine 
         assert.deepEqual([...new Set(used.map((t) => t.layout))].sort(), ['oihw', 'transposed'], precision);
         assert.deepEqual([...new Set(used.map((t) => t.dtype))], [precision === 'fp16' ? 'float16' : 'float32']);
         const patched = await writePatchedModel(unet, [{ file: loraFile, identity: 'test', strength: 0.8, modules }]);
+        // Beside the model (same disk: the unpatched weights file is hard-linked, not copied).
+        assert.equal(path.dirname(path.dirname(patched.file)), base);
+        const data = fs.readdirSync(path.join(base, 'unet')).find((f) => f.endsWith('onnx_data'))!;
+        assert.equal(fs.statSync(path.join(path.dirname(patched.file), data)).ino, fs.statSync(path.join(base, 'unet', data)).ino);
         try {
           const d = diffStats(await run(patched.file), await run(path.join(`${base}-merged`, 'unet', 'model.onnx')));
           assert.ok(d.relL2 < (precision === 'fp16' ? 1e-4 : 1e-5), `${precision}: patched U-Net differs from the merged one by ${d.relL2}`);
         } finally {
           await patched.dispose();
         }
+        assert.deepEqual(fs.readdirSync(base).filter((f) => f.startsWith('.tmp-')), [], 'the patched copy is gone');
       }
     } finally {
       await lora.st.close();
