@@ -107,15 +107,15 @@ describe('graph editor: how the graph reads (Chromium, dark and light)', functio
       }
       await search.waitFor({ timeout: 2000 });
       await search.focus();
-      await wv.page.keyboard.type('Lora');
+      await wv.page.keyboard.type('ControlNetApply');
       await wv.page.waitForFunction(() => document.querySelectorAll('.litesearchbox .lite-search-item').length === 2);
       const items = await wv.page.evaluate(() => [...document.querySelectorAll('.litesearchbox .lite-search-item')].map((el) => ({
         type: (el as HTMLElement).dataset.type, marked: el.classList.contains('marble-unsupported'),
         reason: el.querySelector('.marble-unsupported-reason')?.textContent,
       })));
       assert.deepEqual(items, [
-        { type: 'LoraLoader', marked: true, reason: 'LoRA: not yet' },
-        { type: 'LoraLoaderModelOnly', marked: true, reason: 'LoRA: not yet' },
+        { type: 'ControlNetApply', marked: true, reason: 'ControlNet: not yet' },
+        { type: 'ControlNetApplyAdvanced', marked: true, reason: 'ControlNet: not yet' },
       ]);
       const boxBg = await wv.page.locator('.litesearchbox').evaluate((el) => getComputedStyle(el).backgroundColor);
       assert.equal(boxBg, theme === 'dark' ? 'rgb(34, 34, 34)' : 'rgb(248, 248, 248)', 'search background = --vscode-quickInput-background');

@@ -6,7 +6,8 @@ import type * as ort from 'onnxruntime-node';
 import type { Tensor } from '../tensor';
 import { SessionCreateError, type EpName } from '../ort/executionProviders';
 import { IoAdapter, type FeedValue, type IoSpec } from '../ort/ioAdapter';
-import type { SessionCache } from '../ort/sessionCache';
+import type { SessionCache, SessionVariant } from '../ort/sessionCache';
+import { patchKey, writePatchedModel, type ComponentPatch } from '../lora/applyPatches';
 import { checkIoContract, unetFacts } from './ioContracts';
 import { defaultImageSize, describeModelFolder, ModelFolderError, type ComponentName, type ModelFolderDescription } from './modelFolder';
 
@@ -20,7 +21,20 @@ export class ComponentSession {
     /** e.g. 'unet/model.onnx in /models/checkpoints/foo' — used in every error. */
     readonly label: string,
     private readonly cache: SessionCache,
+    /** LoRA patches applied when the session is created (LoraLoader chains append to them). */
+    readonly patches: readonly ComponentPatch[] = [],
   ) {}
+
+  /** The same component with `more` patches after the existing ones; the base session is untouched. */
+  withPatches(more: readonly ComponentPatch[]): ComponentSession {
+    return new ComponentSession(this.component, this.file, this.label, this.cache, [...this.patches, ...more]);
+  }
+
+  private variant(): SessionVariant | undefined {
+    const patches = this.patches.filter((p) => p.strength !== 0);
+    if (!patches.length) return undefined;
+    return { key: patchKey(patches), prepare: () => writePatchedModel(this.file, patches, { roundToHalf: this.component.startsWith('text_encoder') }) };
+  }
 
   /** The EP that created the most recent session for this component. */
   get ep(): EpName | undefined {
@@ -42,6 +56,7 @@ export class ComponentSession {
           return fn(s.session, adapter);
         },
         this.label,
+        this.variant(),
       );
     } catch (err) {
       if (err instanceof SessionCreateError) {

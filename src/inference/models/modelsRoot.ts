@@ -261,7 +261,7 @@ function onnxFolderFor(folder: string): (dir: string) => boolean {
 }
 
 function kindLabel(folder: string): string {
-  return folder === 'checkpoints' ? 'checkpoint' : folder === 'text_encoders' ? 'text encoder' : folder === 'diffusion_models' ? 'diffusion model' : folder;
+  return folder === 'checkpoints' ? 'checkpoint' : folder === 'text_encoders' ? 'text encoder' : folder === 'diffusion_models' ? 'diffusion model' : folder === 'loras' ? 'LoRA' : folder;
 }
 
 /** The name as '/'-separated segments, refusing anything that could leave the folder. */

@@ -6,6 +6,7 @@ import { latentNodes } from './latent';
 import { latentFileNodes } from './latentFiles';
 import { conditioningNodes } from './conditioning';
 import { loaderNodes } from './loaders';
+import { loraNodes } from './lora';
 import type { ModelServices } from './modelServices';
 import { samplingNodes } from './sampling';
 import { vaeNodes } from './vae';
@@ -25,6 +26,6 @@ export function registryOf(...families: NodeDefinition[][]): NodeRegistry {
 /** Without `services` only the model-free families are registered (tests of the host use that). */
 export function createNodeRegistry(getConfig: GetConfig, services?: ModelServices): NodeRegistry {
   const families = [imageNodes(getConfig), latentNodes(), latentFileNodes(getConfig)];
-  if (services) families.push(loaderNodes(services), conditioningNodes(services), samplingNodes(services), vaeNodes(services));
+  if (services) families.push(loaderNodes(services), loraNodes(services), conditioningNodes(services), samplingNodes(services), vaeNodes(services));
   return registryOf(...families);
 }

@@ -23,8 +23,19 @@ export function estimateModelBytes(file: string): number {
   return total;
 }
 
+/**
+ * A session built from a derived copy of `file` (LoRA-patched weights): `key` tells variants
+ * apart, `prepare` writes the copy to open, `dispose` removes it once the session exists.
+ */
+export interface SessionVariant {
+  readonly key: string;
+  prepare(): Promise<{ file: string; dispose(): Promise<void> }>;
+}
+
 export interface CachedSession {
   readonly file: string;
+  /** '' for the file itself, else the variant's key. */
+  readonly variant: string;
   readonly setting: EpSetting;
   /** The EP that actually created this session. */
   readonly ep: EpName;
@@ -79,13 +90,13 @@ export class SessionCache {
     return [...this.entries.values()].sort((a, b) => b.lastUsed - a.lastUsed);
   }
 
-  private key(file: string, ep: EpSetting): string {
-    return `${ep}\u0000${path.resolve(file)}`;
+  private key(file: string, ep: EpSetting, variant = ''): string {
+    return `${ep}\u0000${path.resolve(file)}\u0000${variant}`;
   }
 
-  /** Returns the cached session for `file`, creating it (and evicting others) when needed. */
-  async acquire(file: string, label?: string): Promise<CachedSession> {
-    const key = this.key(file, this.ep);
+  /** Returns the cached session for `file` (or its variant), creating it (and evicting others) when needed. */
+  async acquire(file: string, label?: string, variant?: SessionVariant): Promise<CachedSession> {
+    const key = this.key(file, this.ep, variant?.key);
     const hit = this.entries.get(key);
     if (hit) {
       hit.lastUsed = ++this.clock;
@@ -93,15 +104,15 @@ export class SessionCache {
     }
     let p = this.pending.get(key);
     if (!p) {
-      p = this.create(file, this.ep, label).finally(() => this.pending.delete(key));
+      p = this.create(file, this.ep, label, variant).finally(() => this.pending.delete(key));
       this.pending.set(key, p);
     }
     return p;
   }
 
   /** Runs `fn` with the session pinned, so eviction triggered meanwhile cannot release it. */
-  async use<T>(file: string, fn: (s: CachedSession) => Promise<T>, label?: string): Promise<T> {
-    const s = (await this.acquire(file, label)) as Entry;
+  async use<T>(file: string, fn: (s: CachedSession) => Promise<T>, label?: string, variant?: SessionVariant): Promise<T> {
+    const s = (await this.acquire(file, label, variant)) as Entry;
     s.busy++;
     try {
       return await fn(s);
@@ -110,12 +121,32 @@ export class SessionCache {
     }
   }
 
-  private async create(file: string, ep: EpSetting, label?: string): Promise<Entry> {
+  private async create(file: string, ep: EpSetting, label?: string, variant?: SessionVariant): Promise<Entry> {
     const bytes = fs.existsSync(file) ? estimateModelBytes(file) : 0;
+    const abs = path.resolve(file);
+    if (variant) {
+      // One patched copy of a component at a time: another strength or LoRA set replaces it.
+      for (const [key, e] of [...this.entries.entries()]) {
+        if (e.file === abs && e.setting === ep && e.variant !== '' && e.busy === 0) {
+          this.entries.delete(key);
+          await e.session.release();
+        }
+      }
+    }
     await this.makeRoom(bytes);
-    const created = await createSession(file, { ep, label, factory: this.opts.factory, platform: this.opts.platform, sessionOptions: this.opts.sessionOptions });
-    const entry: Entry = { file: path.resolve(file), setting: ep, ep: created.ep, failed: created.failed, bytes, createMs: created.createMs, session: created.session, lastUsed: ++this.clock, busy: 0 };
-    this.entries.set(this.key(file, ep), entry);
+    let created: Awaited<ReturnType<typeof createSession>>;
+    if (variant) {
+      const derived = await variant.prepare();
+      try {
+        created = await createSession(derived.file, { ep, label, factory: this.opts.factory, platform: this.opts.platform, sessionOptions: this.opts.sessionOptions });
+      } finally {
+        await derived.dispose().catch(() => undefined);
+      }
+    } else {
+      created = await createSession(file, { ep, label, factory: this.opts.factory, platform: this.opts.platform, sessionOptions: this.opts.sessionOptions });
+    }
+    const entry: Entry = { file: abs, variant: variant?.key ?? '', setting: ep, ep: created.ep, failed: created.failed, bytes, createMs: created.createMs, session: created.session, lastUsed: ++this.clock, busy: 0 };
+    this.entries.set(this.key(file, ep, variant?.key), entry);
     return entry;
   }
 

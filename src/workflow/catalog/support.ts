@@ -15,8 +15,6 @@ export const UNSUPPORTED_NODES: Readonly<Record<string, string>> = {
   ControlNetApplyAdvanced: 'ControlNet: not yet',
   ControlNetLoader: 'ControlNet: not yet',
   ImageUpscaleWithModel: 'upscale models: not yet',
-  LoraLoader: 'LoRA: not yet',
-  LoraLoaderModelOnly: 'LoRA: not yet',
   UpscaleModelLoader: 'upscale models: not yet',
 };
 

@@ -144,6 +144,33 @@ describe('SessionCache', () => {
     assert.equal(cache.list().length, 0);
   });
 
+  it('opens a variant (LoRA-patched copy) from its prepared file, keeps the base, and holds one variant per file', async () => {
+    const dir = scratchDir('variant');
+    const a = modelFile(dir, 'a', 100, 900);
+    const { factory, created } = fakeFactory([]);
+    const cache = new SessionCache({ budgetBytes: 10_000, ep: 'cpu', factory });
+    const disposed: string[] = [];
+    const variant = (key: string) => ({
+      key,
+      prepare: async () => {
+        const file = modelFile(dir, `patched-${key}`, 100, 10);
+        return { file, dispose: async () => void disposed.push(key) };
+      },
+    });
+    const base = await cache.acquire(a);
+    const v1 = await cache.acquire(a, undefined, variant('s0.8'));
+    assert.notEqual(v1, base);
+    assert.equal(await cache.acquire(a, undefined, variant('s0.8')), v1, 'the same patches reuse the session');
+    assert.equal(path.basename(path.dirname(created[1].file)), 'patched-s0.8', 'the session was created from the prepared copy');
+    assert.deepEqual(disposed, ['s0.8'], 'the copy is removed once the session exists');
+    const v2 = await cache.acquire(a, undefined, variant('s0.5'));
+    assert.equal(created[1].session.released, true, 'another strength replaces the old patched session');
+    assert.equal(created[0].session.released, false, 'the base session stays');
+    assert.deepEqual(cache.list().map((e) => e.variant).sort(), ['', 's0.5']);
+    assert.equal(v2.file, v1.file, 'variants belong to the base file: releasing it frees them all');
+    assert.equal(await cache.release(a), 2);
+  });
+
   it('never evicts a session that is in the middle of a run', async () => {
     const dir = scratchDir('pin');
     const [a, b] = ['a', 'b'].map((n) => modelFile(dir, n, 100, 900));

@@ -21,7 +21,8 @@ describe('catalogue support list', () => {
   it('gives a reason for listed classes and custom nodes, none for runnable ones', () => {
     const known = (c: string) => c in catalog;
     assert.equal(unsupportedReason('CLIPTextEncodeSDXL', known), 'SDXL: not yet');
-    assert.equal(unsupportedReason('LoraLoader', known), 'LoRA: not yet');
+    assert.equal(unsupportedReason('ControlNetLoader', known), 'ControlNet: not yet');
+    assert.equal(unsupportedReason('LoraLoader', known), undefined);
     assert.equal(unsupportedReason('KSampler', known), undefined);
     assert.equal(unsupportedReason('SuperCustomUpscaler', known), 'custom node: not installed in Marble');
   });
@@ -29,13 +30,13 @@ describe('catalogue support list', () => {
   it('names each node that cannot run before anything is queued; muted, bypassed and virtual nodes are skipped', () => {
     const known = (c: string) => c in catalog;
     const nodes = [
-      { id: 3, type: 'KSampler', mode: 0 }, { id: 10, type: 'LoraLoader', mode: 0 }, { id: 11, type: 'LoraLoader', mode: 4 },
+      { id: 3, type: 'KSampler', mode: 0 }, { id: 10, type: 'ControlNetLoader', mode: 0 }, { id: 11, type: 'ControlNetLoader', mode: 4 },
       { id: 12, type: 'SuperCustomUpscaler', mode: 0 }, { id: 13, type: 'Note', mode: 0 }, { id: 14, type: 'CLIPTextEncodeSDXL', mode: 2 },
     ];
     const errors = unsupportedNodeErrors(nodes, known, VIRTUAL_NODE_TYPES)!;
     assert.deepEqual(Object.keys(errors), ['10', '12']);
-    assert.equal(errors['10'].class_type, 'LoraLoader');
-    assert.equal(errors['10'].errors[0].message, 'Marble cannot run this node (LoRA: not yet)');
+    assert.equal(errors['10'].class_type, 'ControlNetLoader');
+    assert.equal(errors['10'].errors[0].message, 'Marble cannot run this node (ControlNet: not yet)');
     assert.equal(errors['12'].errors[0].message, 'Marble cannot run this node (custom node: not installed in Marble)');
     assert.equal(unsupportedNodeErrors([{ id: 3, type: 'KSampler' }], known, VIRTUAL_NODE_TYPES), undefined);
   });

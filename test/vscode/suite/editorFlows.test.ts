@@ -98,20 +98,20 @@ describe('editor flows', function () {
       const errorPost = posts.filter((p) => p.uri === uri.toString() && p.m.type === 'error');
       assert.equal(errorPost.length, 1, 'the editor is told once');
 
-      // A LoRA node: said in words, on the node's line, before anything is queued.
+      // A node Marble cannot run (ControlNet): said in words, on the node's line, before anything is queued.
       const lora = await readWorkspaceJson('default.workflow.json');
       lora.nodes.push({
-        id: 10, type: 'LoraLoader', pos: [100, 800], size: [315, 126], flags: {}, order: 7, mode: 0,
-        inputs: [{ name: 'model', type: 'MODEL', link: null }, { name: 'clip', type: 'CLIP', link: null }],
-        outputs: [{ name: 'MODEL', type: 'MODEL', links: null }, { name: 'CLIP', type: 'CLIP', links: null }],
-        properties: {}, widgets_values: ['x.safetensors', 1, 1],
+        id: 10, type: 'ControlNetLoader', pos: [100, 800], size: [315, 58], flags: {}, order: 7, mode: 0,
+        inputs: [],
+        outputs: [{ name: 'CONTROL_NET', type: 'CONTROL_NET', links: null }],
+        properties: {}, widgets_values: ['x.safetensors'],
       });
       lora.last_node_id = 10;
       const loraUri = await writeWorkspaceJson('lora.workflow.json', lora);
       const loraDoc = await openInGraphEditor(marble, loraUri);
       await marble._test.graphMessage(loraUri, { type: 'run' });
-      const [d] = await waitFor('the LoRA diagnostic', () => vscode.languages.getDiagnostics(loraUri).length > 0 && vscode.languages.getDiagnostics(loraUri), 60_000);
-      assert.match(d!.message, /LoraLoader #10: Marble cannot run this node \(LoRA: not yet\)/);
+      const [d] = await waitFor('the ControlNet diagnostic', () => vscode.languages.getDiagnostics(loraUri).length > 0 && vscode.languages.getDiagnostics(loraUri), 60_000);
+      assert.match(d!.message, /ControlNetLoader #10: Marble cannot run this node \(ControlNet: not yet\)/);
       assert.equal(d!.range.start.line, lineOf(loraDoc, /"id": 10,/));
     });
   });
