@@ -20,7 +20,7 @@ import { ConversionLock, isStale, pidAlive, readLock } from './cache/conversionL
 import { fileIdentity, sameIdentity, type FileIdentity } from './cache/fileIdentity';
 
 /** Bump when the graphs or the folder layout a conversion writes change: old entries then rebuild. */
-export const CONVERTER_VERSION = 1;
+export const CONVERTER_VERSION = 2;
 export const MARKER_FILE = 'marble-conversion.json';
 const OWNER_FILE = '.owner.json';
 

@@ -13,8 +13,25 @@ import type { ClipModel, SdModel, VaeModel } from './modelTypes';
 import { schemaOf } from './schema';
 import * as fs from 'node:fs';
 
+/**
+ * An SDXL U-Net's extra inputs from its declared IO (text_embeds [B, pooled], time_ids [B, 5|6]);
+ * exports with symbolic widths fall back on model_index.json's requires_aesthetics_score (the
+ * refiner) and the projection's usual 1280.
+ */
+function sdxlInputsOf(loaded: LoadedModel): SdModel['sdxl'] {
+  const inputs = loaded.io.unet?.inputs ?? [];
+  const te = inputs.find((s) => s.name === 'text_embeds');
+  const ti = inputs.find((s) => s.name === 'time_ids');
+  if (!te || !ti) return undefined;
+  const pooled = typeof te.shape[1] === 'number' ? te.shape[1] : 1280;
+  const values = typeof ti.shape[1] === 'number' ? ti.shape[1] : loaded.description.requiresAestheticsScore ? 5 : 6;
+  if (values !== 5 && values !== 6) throw new ModelFolderError('io-mismatch', `U-Net of ${loaded.description.dir} takes time_ids of width ${values}; SDXL U-Nets take 6 (base) or 5 (refiner)`);
+  return { pooledDim: pooled, timeValues: values };
+}
+
 function modelOf(loaded: LoadedModel, name = loaded.description.name): SdModel {
   const d = loaded.description;
+  const sdxl = sdxlInputsOf(loaded);
   const prediction = d.predictionType === 'v_prediction' ? 'v_prediction' : d.predictionType === 'sample' ? 'x0' : 'eps';
   return {
     name,
@@ -24,6 +41,7 @@ function modelOf(loaded: LoadedModel, name = loaded.description.name): SdModel {
     latentScale: d.scalingFactor,
     latentRgb: d.kind === 'sdxl' ? SDXL_LATENT_RGB : SD15_LATENT_RGB,
     inChannels: d.unetInChannels ?? 4,
+    ...(sdxl ? { sdxl } : {}),
   };
 }
 
@@ -50,7 +68,26 @@ const stem = (name: string) => path.basename(name.replace(/\\/g, '/')).replace(/
  * one ("penultimate" in sd2_clip.py). Converted encoders build all layers, so SD2 starts at −2.
  */
 function defaultLayerIdx(summary: Record<string, unknown> | undefined): number {
-  return summary?.family === 'sd2' ? -2 : -1;
+  return summary?.family === 'sd2' || summary?.family === 'sdxl' || summary?.family === 'sdxl_refiner' ? -2 : -1;
+}
+
+/**
+ * SDXL's CLIP from a folder with text_encoder_2 (OpenCLIP-G, tokenizer_2) and, for the base,
+ * text_encoder (CLIP-L): both read layer −2 without the final LayerNorm (sdxl_clip.py).
+ */
+async function sdxlClipOf(services: ModelServices, loaded: LoadedModel, name: string): Promise<ClipModel | undefined> {
+  const d = loaded.description;
+  if (!loaded.textEncoder2) return undefined;
+  const part = async (encoder: ComponentSession, tok: typeof d.tokenizer) => {
+    const tokenizer = await services.tokenizerFor(tok?.dir);
+    return { encoder, tokenizer, padId: padIdOf(readJson(tok?.specialTokensMap), tokenizer.eosId) };
+  };
+  // OpenCLIP-G pads with 0 ('!'); a tokenizer_2 folder without special_tokens_map still does.
+  const g = await part(loaded.textEncoder2, d.tokenizer2 ?? d.tokenizer);
+  const gPart = d.tokenizer2?.specialTokensMap ? g : { ...g, padId: 0 };
+  const l = loaded.textEncoder ? await part(loaded.textEncoder, d.tokenizer) : undefined;
+  const main = l ?? gPart;
+  return { name, encoder: main.encoder, tokenizer: main.tokenizer, padId: main.padId, layerIdx: -2, rawHidden: true, sdxl: { ...(l ? { l } : {}), g: gPart } };
 }
 
 async function clipOf(services: ModelServices, encoder: ComponentSession, tokenizerDir: string | undefined, specialTokensMap: string | undefined, name: string, layerIdx: number): Promise<ClipModel> {
@@ -103,7 +140,7 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
         if (loaded.unet.ep) services.onEp({ model: `${modelName}/unet`, provider: loaded.unet.ep });
         const model = modelOf(loaded, modelName);
         const tok = loaded.description.tokenizer;
-        const clip = loaded.textEncoder ? await clipOf(services, loaded.textEncoder, tok?.dir, tok?.specialTokensMap, modelName, defaultLayerIdx(summary)) : undefined;
+        const clip = loaded.textEncoder2 ? await sdxlClipOf(services, loaded, modelName) : loaded.textEncoder ? await clipOf(services, loaded.textEncoder, tok?.dir, tok?.specialTokensMap, modelName, defaultLayerIdx(summary)) : undefined;
         const vae: VaeModel | undefined = loaded.vaeDecoder || loaded.vaeEncoder ? { name: modelName, decoder: loaded.vaeDecoder, encoder: loaded.vaeEncoder } : undefined;
         return { outputs: [model, clip, vae] };
       },
