@@ -36,6 +36,7 @@ describe('SDXL checkpoints through marble run', function () {
     mkdirSync(ckpts, { recursive: true });
     await writeRuleEntries(path.join(ckpts, 'sd_xl_base_1.0.safetensors'), sdxlCheckpointTensors(SDXL_BASE_SMALL), 5);
     await writeRuleEntries(path.join(ckpts, 'sd_xl_refiner_1.0.safetensors'), sdxlCheckpointTensors(SDXL_REFINER_SMALL), 6);
+    await writeRuleEntries(path.join(ckpts, 'sd_xl_turbo_1.0_fp16.safetensors'), sdxlCheckpointTensors(SDXL_BASE_SMALL), 7);
   });
   after(() => {
     delete process.env.MARBLE_INFERENCE_ENTRY;
@@ -50,6 +51,12 @@ describe('SDXL checkpoints through marble run', function () {
     return { code, io, lines, result: lines.at(-1)!.data };
   };
   const isPng = (file: string) => readFileSync(file).subarray(1, 4).toString() === 'PNG';
+  /** PNG width × height from the IHDR chunk. */
+  const pngSize = (file: string) => {
+    const b = readFileSync(file);
+    return [b.readUInt32BE(16), b.readUInt32BE(20)];
+  };
+  const progressNodes = (lines: { type: string; data: Record<string, unknown> }[]) => new Set(lines.filter((l) => l.type === 'progress').map((l) => String(l.data.node)));
 
   it('runs the default workflow (CLIPTextEncode on the SDXL CLIP) on a converted SDXL base', async () => {
     const r = await runWith(WORKFLOW, ['4.ckpt_name=sd_xl_base_1.0.safetensors', '5.width=64', '5.height=64', '3.steps=2', '3.seed=3']);
@@ -57,5 +64,29 @@ describe('SDXL checkpoints through marble run', function () {
     const images = r.result.images as string[];
     assert.equal(images.length, 1);
     assert.ok(isPng(images[0]));
+  });
+
+  it("runs ComfyUI's sdxl_simple_example.png unchanged: base → refiner hand-off at 1024×1024", async () => {
+    const t = performance.now();
+    const r = await runWith(path.join(EXAMPLES, 'sdxl_simple_example.png'), []);
+    assert.equal(r.code, 0, `${r.io.stderr}\n${JSON.stringify(r.result)}`);
+    const images = r.result.images as string[];
+    assert.equal(images.length, 1);
+    assert.deepEqual(pngSize(images[0]), [1024, 1024]);
+    // The refiner converted here (the base is cached from the test before) and both samplers stepped.
+    for (const node of ['12', '10', '11']) assert.ok(progressNodes(r.lines).has(node), `progress on node ${node}`);
+    const conversions = r.lines.filter((l) => l.type === 'conversion' && l.data.state === 'done').map((l) => l.data.name);
+    assert.deepEqual(conversions, ['sd_xl_refiner_1.0.safetensors']);
+    console.log(`      sdxl_simple_example: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  });
+
+  it("runs ComfyUI's sdxlturbo_example.png unchanged: SDTurboScheduler, SamplerCustom, 512×512", async () => {
+    const r = await runWith(path.join(EXAMPLES, 'sdxlturbo_example.png'), []);
+    assert.equal(r.code, 0, `${r.io.stderr}\n${JSON.stringify(r.result)}`);
+    // PreviewImage writes to the temp folder; the run reports it as an image all the same.
+    const images = r.result.images as string[];
+    assert.equal(images.length, 1);
+    assert.deepEqual(pngSize(images[0]), [512, 512]);
+    assert.ok(progressNodes(r.lines).has('13'), 'the sampler stepped');
   });
 });
