@@ -81,12 +81,16 @@ describe('SDXL checkpoints through marble run', function () {
   });
 
   it("runs ComfyUI's sdxlturbo_example.png unchanged: SDTurboScheduler, SamplerCustom, 512×512", async () => {
-    const r = await runWith(path.join(EXAMPLES, 'sdxlturbo_example.png'), []);
+    // marble run puts PreviewImage files in ./temp: run from the test's folder, not the repository.
+    const cwd = process.cwd();
+    process.chdir(tmp.dir);
+    const r = await runWith(path.join(EXAMPLES, 'sdxlturbo_example.png'), []).finally(() => process.chdir(cwd));
     assert.equal(r.code, 0, `${r.io.stderr}\n${JSON.stringify(r.result)}`);
     // PreviewImage writes to the temp folder; the run reports it as an image all the same.
     const images = r.result.images as string[];
     assert.equal(images.length, 1);
     assert.deepEqual(pngSize(images[0]), [512, 512]);
+    assert.ok(images[0].startsWith(tmp.dir), images[0]);
     assert.ok(progressNodes(r.lines).has('13'), 'the sampler stepped');
   });
 });
