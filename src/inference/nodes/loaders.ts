@@ -114,6 +114,27 @@ function resolveInput(roots: readonly string[], folder: string, input: string, n
 
 export function loaderNodes(services: ModelServices): NodeDefinition[] {
   const roots = () => services.getConfig().modelsRoots;
+  /** A text encoder file (converted) or ONNX folder under text_encoders/, opened and checked. */
+  const textEncoderOf = async (name: string, input: string, ctx: NodeContext) => {
+    const src = resolveInput(roots(), 'text_encoders', input, name);
+    let dir: string;
+    let summary: Record<string, unknown> | undefined;
+    if (src.kind === 'safetensors') {
+      const conv = await fromFile(services, src.file, 'clip', ctx, input);
+      dir = conv.dir;
+      summary = conv.summary;
+    } else {
+      dir = src.kind === 'onnx' ? src.dir : path.dirname(src.file);
+    }
+    const sub = hasFile(dir, 'text_encoder', 'model.onnx') ? path.join(dir, 'text_encoder') : dir;
+    const model = src.kind === 'onnx-file' ? src.file : path.join(sub, 'model.onnx');
+    if (!fs.existsSync(model)) throw new ModelFolderError('missing-component', `input '${input}': ${dir} has no text_encoder/model.onnx or model.onnx`);
+    const tokDir = hasFile(dir, 'tokenizer', 'vocab.json') ? path.join(dir, 'tokenizer') : undefined;
+    const encoder = new ComponentSession('text_encoder', model, `text encoder of ${name} (${model})`, services.cache);
+    await encoder.open();
+    const specialTokens = tokDir && hasFile(tokDir, 'special_tokens_map.json') ? path.join(tokDir, 'special_tokens_map.json') : undefined;
+    return { encoder, tokDir, specialTokens, summary };
+  };
   return [
     {
       schema: schemaOf('CheckpointLoaderSimple'),
@@ -173,26 +194,40 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
         const name = String(inputs.clip_name);
         const type = String(inputs.type ?? 'stable_diffusion');
         if (type !== 'stable_diffusion') {
-          throw new Error(`input 'type': '${type}' text encoders are not supported yet; Marble loads 'stable_diffusion' (SD1.x CLIP-L and SD2.x OpenCLIP-H) text encoders`);
+          throw new Error(`input 'type': '${type}' text encoders are not supported yet; Marble loads 'stable_diffusion' (SD1.x CLIP-L and SD2.x OpenCLIP-H) text encoders; SDXL's pair loads with DualCLIPLoader (type sdxl)`);
         }
-        const src = resolveInput(roots(), 'text_encoders', 'clip_name', name);
-        let dir: string;
-        let summary: Record<string, unknown> | undefined;
-        if (src.kind === 'safetensors') {
-          const conv = await fromFile(services, src.file, 'clip', ctx, 'clip_name');
-          dir = conv.dir;
-          summary = conv.summary;
-        } else {
-          dir = src.kind === 'onnx' ? src.dir : path.dirname(src.file);
+        const found = await textEncoderOf(name, 'clip_name', ctx);
+        const clip = await clipOf(services, found.encoder, found.tokDir, found.specialTokens, stem(name), defaultLayerIdx(found.summary));
+        return { outputs: [clip] };
+      },
+    },
+    {
+      schema: schemaOf('DualCLIPLoader'),
+      async run(inputs, ctx) {
+        const type = String(inputs.type ?? 'sdxl');
+        if (type !== 'sdxl') throw new Error(`input 'type': '${type}' is not supported yet; Marble's DualCLIPLoader loads 'sdxl' (CLIP-L and OpenCLIP-G)`);
+        const names = [String(inputs.clip_name1), String(inputs.clip_name2)];
+        const found = [await textEncoderOf(names[0], 'clip_name1', ctx), await textEncoderOf(names[1], 'clip_name2', ctx)];
+        // Which is which, in either order as ComfyUI accepts them: OpenCLIP-G has the projected
+        // pooled output (text_embeds) or is 1280 wide; CLIP-L is neither.
+        const isG = await Promise.all(found.map(async (f) => {
+          const io = await f.encoder.open();
+          const last = io.outputs.find((o) => o.name === 'last_hidden_state');
+          return io.outputs.some((o) => o.name === 'text_embeds') || last?.shape.at(-1) === 1280;
+        }));
+        if (isG[0] === isG[1]) {
+          const what = isG[0] ? 'OpenCLIP-G' : 'not OpenCLIP-G';
+          throw new Error(`DualCLIPLoader (sdxl) needs a CLIP-L and an OpenCLIP-G text encoder; both '${names[0]}' and '${names[1]}' are ${what}`);
         }
-        const sub = hasFile(dir, 'text_encoder', 'model.onnx') ? path.join(dir, 'text_encoder') : dir;
-        const model = src.kind === 'onnx-file' ? src.file : path.join(sub, 'model.onnx');
-        if (!fs.existsSync(model)) throw new ModelFolderError('missing-component', `input 'clip_name': ${dir} has no text_encoder/model.onnx or model.onnx`);
-        const tokDir = hasFile(dir, 'tokenizer', 'vocab.json') ? path.join(dir, 'tokenizer') : undefined;
-        const encoder = new ComponentSession('text_encoder', model, `text encoder of ${name} (${model})`, services.cache);
-        await encoder.open();
-        const specialTokens = tokDir && hasFile(tokDir, 'special_tokens_map.json') ? path.join(tokDir, 'special_tokens_map.json') : undefined;
-        const clip = await clipOf(services, encoder, tokDir, specialTokens, stem(name), defaultLayerIdx(summary));
+        const gi = isG[0] ? 0 : 1;
+        const part = async (f: (typeof found)[number], padId?: number) => {
+          const tokenizer = await services.tokenizerFor(f.tokDir);
+          return { encoder: f.encoder, tokenizer, padId: padId ?? tokenizer.eosId };
+        };
+        // ComfyUI's SDXL tokenizers: CLIP-L pads with the end token, OpenCLIP-G with 0.
+        const l = await part(found[1 - gi]);
+        const g = await part(found[gi], 0);
+        const clip: ClipModel = { name: `${stem(names[0])}+${stem(names[1])}`, encoder: l.encoder, tokenizer: l.tokenizer, padId: l.padId, layerIdx: -2, rawHidden: true, sdxl: { l, g } };
         return { outputs: [clip] };
       },
     },
