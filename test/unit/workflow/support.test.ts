@@ -20,7 +20,8 @@ describe('catalogue support list', () => {
 
   it('gives a reason for listed classes and custom nodes, none for runnable ones', () => {
     const known = (c: string) => c in catalog;
-    assert.equal(unsupportedReason('CLIPTextEncodeSDXL', known), 'SDXL: not yet');
+    assert.equal(unsupportedReason('CLIPTextEncodeSDXL', known), undefined);
+    assert.equal(unsupportedReason('ControlNetLoader', known), 'ControlNet: not yet');
     assert.equal(unsupportedReason('LoraLoader', known), 'LoRA: not yet');
     assert.equal(unsupportedReason('KSampler', known), undefined);
     assert.equal(unsupportedReason('SuperCustomUpscaler', known), 'custom node: not installed in Marble');
