@@ -83,7 +83,7 @@ export function sdxlClipNodes(services: ModelServices): NodeDefinition[] {
       async run(inputs) {
         const node = 'CLIPTextEncodeSDXL';
         const clip = asClip(inputs.clip);
-        if (clip.sdxl && !clip.sdxl.l) throw new Error(`${node}: CLIP '${clip.name}' is an SDXL refiner's (OpenCLIP-G only); use CLIPTextEncodeSDXLRefiner`);
+        // On a refiner's CLIP (OpenCLIP-G only) ComfyUI encodes text_g alone, as here.
         const extras: ConditioningExtras = {
           width: intIn(inputs, 'width', node), height: intIn(inputs, 'height', node), crop_w: intIn(inputs, 'crop_w', node), crop_h: intIn(inputs, 'crop_h', node),
           target_width: intIn(inputs, 'target_width', node), target_height: intIn(inputs, 'target_height', node),

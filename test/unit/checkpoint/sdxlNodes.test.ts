@@ -146,12 +146,16 @@ describe('SDXL nodes on small SDXL-layout checkpoints', function () {
       '13': sampler(['4', 0], ['8', 0], ['9', 0]),
       '14': sampler(['4', 0], ['8', 0], ['10', 0]),
       '19': { class_type: 'TestCaptureCONDITIONING', inputs: { value: ['6', 0] } },
+      '11': sdxlEncode(['4', 1], 'a red boat', 'ignored: the refiner has no CLIP-L', 1024),
+      '18': { class_type: 'TestCaptureCONDITIONING', inputs: { value: ['11', 0] } },
       '20': { class_type: 'TestCaptureLATENT', inputs: { value: ['3', 0] } },
       '21': { class_type: 'TestCaptureLATENT', inputs: { value: ['13', 0] } },
       '22': { class_type: 'TestCaptureLATENT', inputs: { value: ['14', 0] } },
     });
     assert.equal(r.outcome.status, 'success', failure(r));
     assert.deepEqual(cond('19')[0][0].shape, [1, 77, 128], 'the refiner conditions on OpenCLIP-G alone');
+    // CLIPTextEncodeSDXL on the refiner's CLIP encodes text_g alone, as ComfyUI.
+    assert.ok(same(cond('18')[0][0].data, cond('19')[0][0].data));
     assert.ok(same(latent('20').data, latent('21').data));
     assert.ok(!same(latent('20').data, latent('22').data));
   });
