@@ -29,6 +29,18 @@ async function saveEncoder(ckpt: string, which: 'clip' | 'clipG', out: string): 
   }
 }
 
+/** The tensors under `prefix` as their own file, the prefix removed (a standalone U-Net or VAE). */
+async function extract(from: string, prefix: string, out: string): Promise<void> {
+  mkdirSync(path.dirname(out), { recursive: true });
+  const st = await SafetensorsFile.open(from);
+  try {
+    const parts = [...st.tensors.values()].filter((t) => t.name.startsWith(prefix));
+    await writeSafetensors(out, await Promise.all(parts.map(async (t) => ({ name: t.name.slice(prefix.length), dtype: t.dtype, shape: t.shape, data: await st.readRaw(t.name) }))));
+  } finally {
+    await st.close();
+  }
+}
+
 const sampler = (model: [string, number], positive: [string, number], negative: [string, number], latent: [string, number] = ['5', 0], denoise = 1): ApiPrompt[string] => ({
   class_type: 'KSampler',
   inputs: { seed: 9, steps: 2, cfg: 5, sampler_name: 'euler', scheduler: 'normal', denoise, model, positive, negative, latent_image: latent },
@@ -56,6 +68,8 @@ describe('SDXL nodes on small SDXL-layout checkpoints', function () {
     await writeRuleEntries(path.join(models, 'checkpoints', 'xl-refiner.safetensors'), sdxlCheckpointTensors(SDXL_REFINER_SMALL), 12);
     await saveEncoder(base, 'clip', path.join(models, 'text_encoders', 'clip_l.safetensors'));
     await saveEncoder(base, 'clipG', path.join(models, 'text_encoders', 'clip_g.safetensors'));
+    await extract(base, 'model.diffusion_model.', path.join(models, 'diffusion_models', 'xl-unet.safetensors'));
+    await extract(base, 'first_stage_model.', path.join(models, 'vae', 'xl-vae.safetensors'));
     pipe = new Pipeline(ws.base, { extraNodes: [captureNode('LATENT', (v, id) => captured.set(id, v)), captureNode('CONDITIONING', (v, id) => captured.set(id, v))] });
     pipe.cfg.conversionCacheDir = path.join(ws.base, 'cache');
   });
@@ -158,6 +172,33 @@ describe('SDXL nodes on small SDXL-layout checkpoints', function () {
     assert.ok(same(cond('18')[0][0].data, cond('19')[0][0].data));
     assert.ok(same(latent('20').data, latent('21').data));
     assert.ok(!same(latent('20').data, latent('22').data));
+  });
+
+  it('UNETLoader + DualCLIPLoader + VAELoader on standalone SDXL files sample and decode as the checkpoint', async () => {
+    const r = await pipe.run({
+      '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'xl.safetensors' } },
+      '5': { class_type: 'EmptyLatentImage', inputs: { width: 64, height: 64, batch_size: 1 } },
+      '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a red boat', clip: ['4', 1] } },
+      '7': { class_type: 'CLIPTextEncode', inputs: { text: 'fog', clip: ['4', 1] } },
+      '3': sampler(['4', 0], ['6', 0], ['7', 0]),
+      '10': { class_type: 'UNETLoader', inputs: { unet_name: 'xl-unet.safetensors', weight_dtype: 'default' } },
+      '11': { class_type: 'DualCLIPLoader', inputs: { clip_name1: 'clip_l.safetensors', clip_name2: 'clip_g.safetensors', type: 'sdxl' } },
+      '12': { class_type: 'VAELoader', inputs: { vae_name: 'xl-vae.safetensors' } },
+      '13': { class_type: 'CLIPTextEncode', inputs: { text: 'a red boat', clip: ['11', 0] } },
+      '14': { class_type: 'CLIPTextEncode', inputs: { text: 'fog', clip: ['11', 0] } },
+      '15': sampler(['10', 0], ['13', 0], ['14', 0]),
+      '16': { class_type: 'VAEDecode', inputs: { samples: ['15', 0], vae: ['12', 0] } },
+      '17': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] } },
+      '18': { class_type: 'VAEEncode', inputs: { pixels: ['16', 0], vae: ['12', 0] } },
+      '19': { class_type: 'VAEEncode', inputs: { pixels: ['17', 0], vae: ['4', 2] } },
+      '20': { class_type: 'TestCaptureLATENT', inputs: { value: ['3', 0] } },
+      '21': { class_type: 'TestCaptureLATENT', inputs: { value: ['15', 0] } },
+      '22': { class_type: 'TestCaptureLATENT', inputs: { value: ['18', 0] } },
+      '23': { class_type: 'TestCaptureLATENT', inputs: { value: ['19', 0] } },
+    });
+    assert.equal(r.outcome.status, 'success', failure(r));
+    assert.ok(same(latent('20').data, latent('21').data), 'the standalone U-Net and encoders sample what the checkpoint samples');
+    assert.ok(same(latent('22').data, latent('23').data), 'the standalone VAE decodes and encodes as the checkpoint VAE');
   });
 
   it('DualCLIPLoader refuses two CLIP-L files in one line naming them', async () => {
