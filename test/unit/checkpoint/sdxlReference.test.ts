@@ -5,10 +5,15 @@
 // the real builders and compared with ComfyUI's conditioning, pooled output and decoded image.
 // Opt-in (MARBLE_SDXL_REFERENCE=1): the first run writes 1.8 GB and converts ~3.6 GB of graphs
 // into the test cache ($MARBLE_TEST_CACHE or ~/.cache/marble-test); it never runs by default.
+// MARBLE_SDXL_REFERENCE=full adds the U-Net (2.57 B parameters: a 5.1 GB file, 10.3 GB of fp32
+// graph, ~14 GB peak RSS) and runs the whole case through Load Checkpoint on the assembled
+// optimum-layout SDXL folder, comparing the sampled latent and the image.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeClipTextOnnx, writeVaeDecoderOnnx } from '../../../src/inference/checkpoint/build';
+import { writeClipTextOnnx, writeUnetOnnx, writeVaeDecoderOnnx } from '../../../src/inference/checkpoint/build';
+import { detectCheckpoint } from '../../../src/inference/checkpoint/detect';
+import { writeOptimumLayout } from '../../../src/inference/checkpoint/optimumLayout';
 import { clipConfigOf, hfClipMapping, openClipMapping } from '../../../src/inference/checkpoint/clipKeys';
 import { SDXL_SCALING_FACTOR, vaeConfigOf, vaeMapping } from '../../../src/inference/checkpoint/vaeKeys';
 import { MappedWeights, sourceOfSafetensors } from '../../../src/inference/checkpoint/weights';
@@ -23,18 +28,23 @@ import { findShippedTokenizerDir, loadClipTokenizer } from '../../../src/inferen
 import { testCacheDir, writeRuleEntries } from '../../../tools/refgen/generate';
 import { readNpyFloat32 } from '../../../tools/refgen/npy';
 import { SDXL_BASE, sdxlCheckpointTensors } from '../../../tools/refgen/sdxlLayout';
-import { repoRoot } from '../pipeline/harness';
+import type { Latent } from '../../../src/inference/tensor';
+import type { ApiPrompt } from '../../../src/workflow/types';
+import { captureNode, failure, Pipeline, repoRoot } from '../pipeline/harness';
 import { builderFingerprint, diffStats, pixelStats } from './parityHelpers';
 
 const CASE = path.join(repoRoot, 'test/fixtures/comfyui-reference/sdxl/cases/a_default');
 const ref = (name: string) => readNpyFloat32(path.join(CASE, `${name}.npy`));
-const optIn = process.env.MARBLE_SDXL_REFERENCE === '1' ? describe : describe.skip;
+const level = process.env.MARBLE_SDXL_REFERENCE;
+const optIn = level === '1' || level === 'full' ? describe : describe.skip;
 
 optIn('ComfyUI SDXL reference (a_default): text encoders and VAE at full size', function () {
   this.timeout(3_600_000);
   const dir = path.join(testCacheDir(), 'sdxl-s1-text-vae');
   const file = path.join(dir, 'marble-random-sdxl-s1-conditioner-vae.safetensors');
-  const graphs = path.join(dir, 'graphs');
+  // An optimum-layout SDXL folder under models/checkpoints/, so Load Checkpoint finds it by name.
+  const models = path.join(dir, 'models');
+  const graphs = path.join(models, 'checkpoints', 'marble-random-sdxl-s1');
   const cache = new SessionCache();
   const log = (m: string) => console.log(`      ${m}`);
 
@@ -67,6 +77,41 @@ optIn('ComfyUI SDXL reference (a_default): text encoders and VAE at full size', 
     }
     fs.writeFileSync(stampFile, stamp);
   });
+
+  /** The U-Net of the reference file, alone, and its graph beside the others (MARBLE_SDXL_REFERENCE=full). */
+  async function ensureUnet(): Promise<void> {
+    const unetFile = path.join(dir, 'marble-random-sdxl-s1-unet.safetensors');
+    if (!fs.existsSync(unetFile)) {
+      const t = performance.now();
+      await writeRuleEntries(`${unetFile}.tmp`, sdxlCheckpointTensors(SDXL_BASE).filter((e) => e.name.startsWith('model.diffusion_model.')), 1);
+      fs.renameSync(`${unetFile}.tmp`, unetFile);
+      log(`generated ${path.basename(unetFile)} in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    }
+    const stampFile = path.join(graphs, 'unet-stamp.json');
+    const stamp = JSON.stringify({ builder: builderFingerprint(), size: fs.statSync(unetFile).size });
+    if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp) return;
+    const st = await SafetensorsFile.open(unetFile);
+    try {
+      const d = detectCheckpoint(st, { role: 'unet' });
+      assert.equal(d.family, 'sdxl');
+      const t = performance.now();
+      await writeUnetOnnx(path.join(graphs, 'unet', 'model.onnx'), d.unet!.config, d.unet!.weights, { precision: 'fp32' });
+      log(`built the U-Net graph in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+      const u = d.unet!.config;
+      const enc = (kind: string, hiddenSize: number, numLayers: number, intermediateSize: number, activation: string, projectionDim?: number) =>
+        ({ kind, hiddenSize, numLayers, numHeads: hiddenSize / 64, intermediateSize, maxPositions: 77, vocabSize: 49408, activation, projectionDim });
+      await writeOptimumLayout(graphs, {
+        family: 'sdxl', prediction: 'eps', source: 'marble-random-sdxl-s1.safetensors',
+        textEncoder: enc('clip-l', 768, 12, 3072, 'quick_gelu'),
+        textEncoder2: enc('open-clip-g', 1280, 32, 5120, 'gelu', 1280),
+        unet: { inChannels: u.inChannels, outChannels: u.outChannels, contextDim: u.contextDim, modelChannels: u.modelChannels, channelMult: u.channelMult, useLinearInTransformer: true, admInChannels: u.admInChannels, admTimeValues: u.admTimeValues },
+        vae: { scalingFactor: SDXL_SCALING_FACTOR, latentChannels: 4, ch: 128, chMult: [1, 2, 4, 4] },
+      });
+    } finally {
+      await st.close();
+    }
+    fs.writeFileSync(stampFile, stamp);
+  }
   after(async () => {
     for (const c of ['text_encoder', 'text_encoder_2', 'vae_decoder']) await cache.release(path.join(graphs, c, 'model.onnx')).catch(() => undefined);
   });
@@ -91,6 +136,32 @@ optIn('ComfyUI SDXL reference (a_default): text encoders and VAE at full size', 
       log(`node ${node}: cond max ${c.maxAbs.toExponential(2)} rel ${c.relL2.toExponential(2)} (L rel ${cl.relL2.toExponential(2)}, G rel ${cg.relL2.toExponential(2)}); pooled max ${p.maxAbs.toExponential(2)} rel ${p.relL2.toExponential(2)}`);
       assert.ok(c.relL2 < 1e-4, `conditioning rel ${c.relL2}`);
       assert.ok(p.relL2 < 1e-4, `pooled rel ${p.relL2}`);
+    }
+  });
+
+  (level === 'full' ? it : it.skip)('the whole case through Load Checkpoint on the SDXL folder: sampled latent and image', async () => {
+    await ensureUnet();
+    const base = fs.mkdtempSync(path.join(dir, 'ws-'));
+    const captured: Record<string, unknown> = {};
+    const pipe = new Pipeline(base, { extraNodes: ['LATENT', 'IMAGE', 'CONDITIONING'].map((t) => captureNode(t, (v) => (captured[t] = v))) });
+    (pipe.cfg as { modelsRoots: string[] }).modelsRoots = [models];
+    try {
+      const prompt = (JSON.parse(fs.readFileSync(`${CASE}.json`, 'utf8')) as { prompt: ApiPrompt }).prompt;
+      prompt['4'].inputs.ckpt_name = 'marble-random-sdxl-s1';
+      prompt['100'] = { class_type: 'TestCaptureLATENT', inputs: { value: ['3', 0] } };
+      prompt['101'] = { class_type: 'TestCaptureIMAGE', inputs: { value: ['8', 0] } };
+      const t = performance.now();
+      const r = await pipe.run(prompt);
+      assert.equal(r.outcome.status, 'success', failure(r));
+      log(`ran the case in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+      const lat = diffStats((captured.LATENT as Latent).samples.data, ref('3_KSampler_0').data);
+      const img = captured.IMAGE as { data: Float32Array };
+      const px = pixelStats(img.data, ref('8_VAEDecode_0').data);
+      log(`latent max ${lat.maxAbs.toExponential(2)} rel ${lat.relL2.toExponential(2)}; 8-bit image ${(px.within1 * 100).toFixed(1)} % within 1 level, max ${px.maxLevels.toFixed(2)}`);
+      assert.ok(lat.relL2 < 1e-4, `latent rel ${lat.relL2}`);
+    } finally {
+      await pipe.dispose();
+      fs.rmSync(base, { recursive: true, force: true });
     }
   });
 
