@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeSafetensors } from '../../src/inference/safetensors/write';
-import { checkpointTensors, SD15, type CheckpointConfig } from './layout';
+import { checkpointTensors, SD15, type CheckpointConfig, type ManifestEntry } from './layout';
 import { tensorHalfBits } from './rule';
 
 export const SD15_REFERENCE = {
@@ -16,13 +16,20 @@ export const SD15_REFERENCE = {
 };
 
 export async function writeRuleCheckpoint(file: string, cfg: CheckpointConfig, seed: number): Promise<{ params: number }> {
-  const entries = checkpointTensors(cfg);
+  return writeRuleEntries(file, checkpointTensors(cfg), seed);
+}
+
+/** Any tensor list by the rule; `position_ids` tensors are int64 0..n-1 (REFERENCE.md, SDXL). */
+export async function writeRuleEntries(file: string, entries: ManifestEntry[], seed: number): Promise<{ params: number }> {
   let params = 0;
   await writeSafetensors(
     file,
     entries.map((e) => {
       const count = e.shape.reduce((a, b) => a * b, 1);
       params += count;
+      if (e.kind === 'position_ids') {
+        return { name: e.name, dtype: 'I64' as const, shape: e.shape, data: () => { const ids = new BigInt64Array(count); for (let i = 0; i < count; i++) ids[i] = BigInt(i); return new Uint8Array(ids.buffer); } };
+      }
       return {
         name: e.name,
         dtype: 'F16' as const,

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeClipTextOnnx, writeUnetOnnx, writeVaeDecoderOnnx, writeVaeEncoderOnnx, type BuildOptions } from '../../src/inference/checkpoint/build';
-import { assertSupported, detectCheckpoint } from '../../src/inference/checkpoint/detect';
+import { detectCheckpoint } from '../../src/inference/checkpoint/detect';
 import { SafetensorsFile } from '../../src/inference/safetensors/read';
 import { SPECIAL_TOKENS_MAP, TOKENIZER_CONFIG } from '../modelgen/configs';
 import { findTokenizerDir } from '../modelgen/writeModelFolder';
@@ -13,7 +13,7 @@ import { prefixedSource, SD1_PREFIXES } from './weightSource';
 
 function detected(file: SafetensorsFile) {
   const d = detectCheckpoint(file, { role: 'checkpoint' });
-  assertSupported(d);
+  if (d.family !== 'sd1' && d.family !== 'sd2') throw new Error(`${file.file}: writeOnnxFolder builds SD1/SD2 folders; this is ${d.family} (convert it with convertCheckpointToFolder)`);
   if (!d.clip || !d.unet || !d.vae) throw new Error(`${file.file}: detection found no ${!d.clip ? 'CLIP' : !d.unet ? 'U-Net' : 'VAE'}`);
   return { clip: d.clip, unet: d.unet, vae: d.vae };
 }

@@ -2,7 +2,8 @@
 // checkpoints is a pure function of (tensor name, index, seed), so ComfyUI's 2 GB reference SD1.5
 // file can be regenerated bit for bit instead of downloaded.
 
-export type TensorKind = 'dense' | 'bias' | 'norm' | 'embedding';
+/** 'other': OpenCLIP's fused in_proj_bias and 0-D logit_scale (scale 2^-5); 'position_ids': int64 0..n-1. */
+export type TensorKind = 'dense' | 'bias' | 'norm' | 'embedding' | 'other' | 'position_ids';
 
 export function fmix32(h: number): number {
   h ^= h >>> 16;
@@ -59,7 +60,8 @@ export function float64ToHalfBits(x: number): number {
 
 /** 2^round(log2(3/fan_in)/2) for dense tensors; fixed scales for the others (before per-tensor multipliers). */
 export function ruleScale(kind: TensorKind, shape: readonly number[]): number {
-  if (kind === 'bias') return 2 ** -5;
+  if (kind === 'bias' || kind === 'other') return 2 ** -5;
+  if (kind === 'position_ids') return 0;
   if (kind === 'norm') return 2 ** -3;
   if (kind === 'embedding') return 2 ** -1;
   const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);

@@ -21,7 +21,8 @@ import { fileIdentity, sameIdentity, type FileIdentity } from './cache/fileIdent
 
 /** Bump when the graphs or the folder layout a conversion writes change: old entries then rebuild. */
 // 2: text encoders take extra_token_embeddings (textual-inversion embeddings).
-export const CONVERTER_VERSION = 2;
+// 3: SDXL (text_encoder_2 with text_embeds, U-Nets with text_embeds/time_ids).
+export const CONVERTER_VERSION = 3;
 export const MARKER_FILE = 'marble-conversion.json';
 const OWNER_FILE = '.owner.json';
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { SafetensorsFile } from '../safetensors/read';
 import { writeClipTextOnnx, writeUnetOnnx, writeVaeDecoderOnnx, writeVaeEncoderOnnx, type BuildOptions } from './build';
 import type { Producer, Precision, SourceRole } from './conversionCache';
-import { assertSupported, CheckpointError, detectCheckpoint, type DetectedCheckpoint, type WeightSource } from './detect';
+import { CheckpointError, detectCheckpoint, type DetectedCheckpoint, type WeightSource } from './detect';
 import { writeOptimumLayout, type LayoutFacts } from './optimumLayout';
 
 type Writer<C> = (outFile: string, cfg: C, w: WeightSource, opts: BuildOptions) => Promise<void>;
@@ -56,8 +56,7 @@ async function detect(file: string, role: SourceRole): Promise<{ st: Safetensors
   const st = await SafetensorsFile.open(file);
   try {
     const detected = detectCheckpoint(st, { role });
-    assertSupported(detected);
-    const wanted = role === 'checkpoint' ? detected.unet : role === 'vae' ? detected.vae : role === 'unet' ? detected.unet : detected.clip;
+    const wanted = role === 'checkpoint' ? detected.unet : role === 'vae' ? detected.vae : role === 'unet' ? detected.unet : detected.clip ?? detected.clipG;
     if (!wanted) throw new CheckpointError(file, `has no ${role === 'checkpoint' ? 'U-Net' : role === 'clip' ? 'CLIP text encoder' : role === 'vae' ? 'VAE' : 'U-Net'} to load as a ${role}`);
     return { st, detected };
   } catch (e) {
@@ -67,15 +66,15 @@ async function detect(file: string, role: SourceRole): Promise<{ st: Safetensors
 }
 
 function layoutFacts(d: DetectedCheckpoint, file: string): LayoutFacts {
-  if (d.family !== 'sd1' && d.family !== 'sd2') throw new CheckpointError(file, `${d.family} is not supported yet`);
   const facts: LayoutFacts = { family: d.family, prediction: d.prediction, source: path.basename(file) };
-  if (d.clip) {
-    const c = d.clip.config;
-    facts.textEncoder = { hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, intermediateSize: c.intermediateSize, maxPositions: c.maxPositions, vocabSize: c.vocabSize, activation: c.activation, projectionDim: c.projectionDim };
-  }
+  const encoderFacts = (c: NonNullable<DetectedCheckpoint['clip']>['config']) => ({
+    kind: c.kind, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, intermediateSize: c.intermediateSize, maxPositions: c.maxPositions, vocabSize: c.vocabSize, activation: c.activation, projectionDim: c.projectionDim,
+  });
+  if (d.clip) facts.textEncoder = encoderFacts(d.clip.config);
+  if (d.clipG) facts.textEncoder2 = encoderFacts(d.clipG.config);
   if (d.unet) {
     const u = d.unet.config;
-    facts.unet = { inChannels: u.inChannels, outChannels: u.outChannels, contextDim: u.contextDim, modelChannels: u.modelChannels, channelMult: u.channelMult, useLinearInTransformer: u.useLinearInTransformer };
+    facts.unet = { inChannels: u.inChannels, outChannels: u.outChannels, contextDim: u.contextDim, modelChannels: u.modelChannels, channelMult: u.channelMult, useLinearInTransformer: u.useLinearInTransformer, admInChannels: u.admInChannels, admTimeValues: u.admTimeValues };
   }
   if (d.vae) facts.vae = { scalingFactor: d.vae.config.scalingFactor, latentChannels: d.vae.config.zChannels, ch: d.vae.config.ch, chMult: d.vae.config.chMult };
   return facts;
@@ -99,6 +98,10 @@ export async function prepareConversion(file: string, opts: ConvertOptions): Pro
       if (take.clip && d.clip) {
         const c = d.clip;
         steps.push({ component: 'text_encoder', size: weightElements(c.weights), write: (f, p) => builders.clip(f, c.config, c.weights, build(p)) });
+      }
+      if (take.clip && d.clipG && opts.role === 'checkpoint') {
+        const c = d.clipG;
+        steps.push({ component: 'text_encoder_2', size: weightElements(c.weights), write: (f, p) => builders.clip(f, c.config, c.weights, build(p)) });
       }
       if (take.unet && d.unet) {
         const u = d.unet;
@@ -124,7 +127,10 @@ export async function prepareConversion(file: string, opts: ConvertOptions): Pro
         onProgress(before / total);
       }
       const facts = layoutFacts(d, file);
-      if (!take.clip) delete facts.textEncoder;
+      if (!take.clip) {
+        delete facts.textEncoder;
+        delete facts.textEncoder2;
+      }
       if (!take.unet) delete facts.unet;
       if (!take.vae) delete facts.vae;
       await writeOptimumLayout(outDir, facts);

@@ -5,7 +5,7 @@
 // (prefix stripped, OpenCLIP and diffusers names rewritten), read lazily.
 import type { SafetensorsFile } from '../safetensors/read';
 import { clipConfigOf, hasOpenClipKeys, hfClipMapping, openClipMapping, type ClipMapping, type ClipTextConfig } from './clipKeys';
-import { describeUnet, detectUnetShape, unetFamily, type UnetConfig } from './unetConfig';
+import { describeUnet, detectUnetShape, SDXL_FOURIER_DIM, sdxlTimeValues, unetFamily, type UnetConfig } from './unetConfig';
 import { diffusersUnetMapping, isDiffusersUnet } from './unetDiffusers';
 import { isDiffusersVae, SD_SCALING_FACTOR, SDXL_SCALING_FACTOR, vaeConfigOf, vaeMapping, type VaeConfig } from './vaeKeys';
 import { MappedWeights, sourceOfSafetensors, type TensorSource, type WeightMapping, type WeightSource } from './weights';
@@ -25,6 +25,8 @@ export interface DetectedCheckpoint {
   prediction: 'eps' | 'v_prediction';
   unet?: { config: UnetConfig; weights: WeightSource };
   clip?: { config: ClipTextConfig; weights: WeightSource };
+  /** SDXL's OpenCLIP-G (with its text projection): beside CLIP-L in the base, alone in the refiner. */
+  clipG?: { config: ClipTextConfig; weights: WeightSource };
   vae?: { config: VaeConfig; weights: WeightSource };
   /** tensors of the file that no part uses (model_ema.*, position_ids, schedule buffers…) */
   ignored: string[];
@@ -45,6 +47,10 @@ const VAE_PREFIX = 'first_stage_model.';
 const SD1_CLIP_PREFIX = 'cond_stage_model.transformer.';
 const SD2_CLIP_PREFIX = 'cond_stage_model.model.';
 const SD2_SGM_CLIP_PREFIX = 'conditioner.embedders.0.model.';
+/** SDXL base: CLIP-L (HF names) then OpenCLIP-G; the refiner has OpenCLIP-G alone as embedder 0. */
+const SDXL_CLIP_L_PREFIX = 'conditioner.embedders.0.transformer.';
+const SDXL_BASE_CLIP_G_PREFIX = 'conditioner.embedders.1.model.';
+const SDXL_REFINER_CLIP_G_PREFIX = 'conditioner.embedders.0.model.';
 const UNET_TOP = ['input_blocks.', 'middle_block.', 'output_blocks.', 'time_embed.', 'out.', 'label_emb.'];
 const UNET_REQUIRED = ['time_embed.0.weight', 'time_embed.2.weight', 'out.0.weight', 'out.2.weight', 'middle_block.0.in_layers.0.weight'];
 const FLOAT_DTYPES = new Set(['F16', 'BF16', 'F32', 'F64', 'F8_E4M3', 'F8_E5M2']);
@@ -206,9 +212,10 @@ export function detectFromSource(source: TensorSource, opts: { role?: Checkpoint
     const fam = unetFamily(shapeConfig);
     if (!fam) {
       const unclip = shapeConfig.contextDim === 1024 && shapeConfig.admInChannels !== undefined ? ' (an SD2 unCLIP model)' : '';
-      fail(`has a U-Net Marble does not know${unclip}: ${describeUnet(shapeConfig)}; supported: SD1.x (context 768), SD2.x (context 1024, linear proj_in), SDXL (recognised, not yet supported)`);
+      fail(`has a U-Net Marble does not know${unclip}: ${describeUnet(shapeConfig)}; supported: SD1.x (context 768), SD2.x (context 1024, linear proj_in), SDXL base (context 2048, adm 2816) and refiner (context 1280, adm 2560)`);
     }
-    const config: UnetConfig = { ...shapeConfig, numHeads: fam!.numHeads, numHeadChannels: fam!.numHeadChannels };
+    const timeValues = sdxlTimeValues(fam!.family);
+    const config: UnetConfig = { ...shapeConfig, numHeads: fam!.numHeads, numHeadChannels: fam!.numHeadChannels, ...(timeValues ? { admTimeValues: timeValues } : {}) };
     for (const r of UNET_REQUIRED) if (!map.has(r)) fail(`U-Net is incomplete: no '${diffusersUnet ? r : prefix + r}'${diffusersUnet ? ' (LDM name; diffusers naming)' : ''} (found ${describeKeys(names)})`);
     checkFloat(source, map, 'U-Net');
     for (const m of map.values()) used.add(m.raw);
@@ -225,13 +232,17 @@ export function detectFromSource(source: TensorSource, opts: { role?: Checkpoint
   }
 
   const isSdxl = result.family === 'sdxl' || result.family === 'sdxl_refiner';
-  // SDXL's two text encoders live under conditioner.embedders.*; they are recognised with the
-  // family and not mapped until SDXL is supported.
+  if (isSdxl && role === 'checkpoint') detectSdxlClips(source, result, used, fail);
+  // SDXL's two text encoders live under conditioner.embedders.* (detectSdxlClips); the generic
+  // path below takes SD1/SD2 encoders and standalone CLIP files.
   if (found.clip && (role === 'checkpoint' || role === 'clip') && !(isSdxl && found.clip.prefix !== SD1_CLIP_PREFIX && found.clip.prefix !== SD2_CLIP_PREFIX)) {
     const mapping: ClipMapping = found.clip.openClip ? openClipMapping(source, found.clip.prefix) : hfClipMapping(source, found.clip.prefix);
     let config: ClipTextConfig;
     try {
-      const hint = result.unet ? (result.family === 'sd1' ? 'clip-l' : result.family === 'sd2' ? 'open-clip-h' : undefined) : found.clip.openClip ? 'open-clip-h' : 'clip-l';
+      // A standalone HF-named encoder with a text projection that is not CLIP-L's width is SDXL's
+      // OpenCLIP-G (clip_g.safetensors); real ones are recognised by width anyway.
+      const projected = mapping.map.has('text_projection.weight');
+      const hint = result.unet ? (result.family === 'sd1' ? 'clip-l' : result.family === 'sd2' ? 'open-clip-h' : undefined) : found.clip.openClip ? 'open-clip-h' : projected ? 'open-clip-g' : 'clip-l';
       config = clipConfigOf(mapping.map, hint);
     } catch (e) {
       return fail(`${(e as Error).message} (text encoder under '${found.clip.prefix}')`);
@@ -267,13 +278,47 @@ export function detectCheckpoint(file: SafetensorsFile, opts?: { role?: Checkpoi
   return detectFromSource(sourceOfSafetensors(file), opts);
 }
 
-/** Refuses the families Marble recognises but cannot run yet. */
-export function assertSupported(detected: DetectedCheckpoint): void {
-  if (detected.family === 'sdxl' || detected.family === 'sdxl_refiner') {
-    const which = detected.family === 'sdxl' ? 'SDXL' : 'SDXL refiner';
-    throw new CheckpointError(detected.file, `SDXL checkpoints are not supported yet (this is an ${which} model); Marble runs SD1.x and SD2.x`);
+/**
+ * SDXL's text encoders in a checkpoint, as ComfyUI's SDXL/SDXLRefiner process_clip_state_dict
+ * read them: CLIP-L (base only) in HF names, OpenCLIP-G in OpenCLIP names with its raw
+ * `text_projection` (transposed into a Linear weight). A checkpoint without any text encoder loads
+ * without CLIP, as in ComfyUI; one with a partial or mismatched encoder is refused.
+ */
+function detectSdxlClips(source: TensorSource, result: DetectedCheckpoint, used: Set<string>, fail: (m: string) => never): void {
+  const base = result.family === 'sdxl';
+  const names = [...source.tensors.keys()];
+  const under = (p: string) => names.some((n) => n.startsWith(p));
+  const gPrefix = base ? SDXL_BASE_CLIP_G_PREFIX : SDXL_REFINER_CLIP_G_PREFIX;
+  const hasL = base && under(SDXL_CLIP_L_PREFIX);
+  const hasG = under(gPrefix);
+  if (!hasL && !hasG) return;
+  const which = base ? 'SDXL base' : 'SDXL refiner';
+  if (base && hasL !== hasG) {
+    fail(hasL ? `is an ${which} checkpoint with CLIP-L but no OpenCLIP-G text encoder ('${gPrefix}*')` : `is an ${which} checkpoint with OpenCLIP-G but no CLIP-L text encoder ('${SDXL_CLIP_L_PREFIX}*')`);
   }
+  const unet = result.unet!.config;
+  const take = (mapping: ClipMapping, hint: ClipTextConfig['kind'], prefix: string) => {
+    let config: ClipTextConfig;
+    try {
+      config = clipConfigOf(mapping.map, hint);
+    } catch (e) {
+      return fail(`${(e as Error).message} (${which} text encoder under '${prefix}')`);
+    }
+    checkFloat(source, mapping.map, 'text encoder');
+    for (const m of mapping.map.values()) used.add(m.raw);
+    return { config: { ...config, kind: hint }, weights: new MappedWeights(source, mapping.map) };
+  };
+  const g = take(openClipMapping(source, gPrefix), 'open-clip-g', gPrefix);
+  if (!g.config.projectionDim) fail(`${which} OpenCLIP-G under '${gPrefix}' has no text_projection; SDXL needs its projected pooled output`);
+  const l = hasL ? take(hfClipMapping(source, SDXL_CLIP_L_PREFIX), 'clip-l', SDXL_CLIP_L_PREFIX) : undefined;
+  const context = (l ? l.config.hiddenSize : 0) + g.config.hiddenSize;
+  if (context !== unet.contextDim) {
+    fail(`its U-Net takes ${unet.contextDim}-wide conditioning but its text encoders give ${l ? `${l.config.hiddenSize} (CLIP-L) + ` : ''}${g.config.hiddenSize} (OpenCLIP-G) = ${context}`);
+  }
+  const adm = g.config.projectionDim! + SDXL_FOURIER_DIM * (unet.admTimeValues ?? 0);
+  if (adm !== unet.admInChannels) {
+    fail(`its U-Net's label_emb takes ${unet.admInChannels} values but the pooled text embedding (${g.config.projectionDim}) and ${unet.admTimeValues} size values (${SDXL_FOURIER_DIM} each) give ${adm}`);
+  }
+  if (l) result.clip = l;
+  result.clipG = g;
 }
-
-/** Text of a SDXL refusal as the brief words it, for callers that match on it. */
-export const SDXL_NOT_SUPPORTED = 'SDXL checkpoints are not supported yet';

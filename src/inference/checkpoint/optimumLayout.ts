@@ -7,7 +7,11 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { findShippedTokenizerDir } from '../text';
 
-export type Family = 'sd1' | 'sd2';
+export type Family = 'sd1' | 'sd2' | 'sdxl' | 'sdxl_refiner';
+
+const isXl = (f: Family) => f === 'sdxl' || f === 'sdxl_refiner';
+
+interface EncoderFacts { kind?: string; hiddenSize: number; numLayers: number; numHeads: number; intermediateSize: number; maxPositions: number; vocabSize: number; activation: string; projectionDim?: number }
 export type Prediction = 'eps' | 'v_prediction';
 
 export interface LayoutFacts {
@@ -15,8 +19,11 @@ export interface LayoutFacts {
   prediction: Prediction;
   /** The checkpoint file name, recorded for provenance. */
   source: string;
-  textEncoder?: { hiddenSize: number; numLayers: number; numHeads: number; intermediateSize: number; maxPositions: number; vocabSize: number; activation: string; projectionDim?: number };
-  unet?: { inChannels: number; outChannels: number; contextDim: number; modelChannels: number; channelMult: number[]; useLinearInTransformer: boolean };
+  /** text_encoder: CLIP-L (SD1, SDXL base), OpenCLIP-H (SD2), or a standalone encoder of any kind. */
+  textEncoder?: EncoderFacts;
+  /** text_encoder_2: SDXL's OpenCLIP-G with projection (CLIPTextModelWithProjection). */
+  textEncoder2?: EncoderFacts;
+  unet?: { inChannels: number; outChannels: number; contextDim: number; modelChannels: number; channelMult: number[]; useLinearInTransformer: boolean; admInChannels?: number; admTimeValues?: number };
   vae?: { scalingFactor: number; latentChannels: number; ch: number; chMult: number[] };
 }
 
@@ -43,8 +50,9 @@ export function schedulerConfig(prediction: Prediction): Record<string, unknown>
   };
 }
 
-/** Native latent size: 96 (768 px) for SD2 v-prediction models, 64 (512 px) otherwise. */
+/** Native latent size: 128 (1024 px) for SDXL, 96 (768 px) for SD2 v-prediction models, 64 (512 px) otherwise. */
 export function sampleSize(f: Pick<LayoutFacts, 'family' | 'prediction'>): number {
+  if (isXl(f.family)) return 128;
   return f.family === 'sd2' && f.prediction === 'v_prediction' ? 96 : 64;
 }
 
@@ -56,7 +64,7 @@ async function writeJson(file: string, value: unknown): Promise<void> {
 export function modelIndex(f: LayoutFacts): Record<string, unknown> {
   const inpaint = f.unet?.inChannels === 9;
   const index: Record<string, unknown> = {
-    _class_name: inpaint ? 'ORTStableDiffusionInpaintPipeline' : 'ORTStableDiffusionPipeline',
+    _class_name: f.family === 'sdxl_refiner' ? 'ORTStableDiffusionXLImg2ImgPipeline' : isXl(f.family) ? 'ORTStableDiffusionXLPipeline' : inpaint ? 'ORTStableDiffusionInpaintPipeline' : 'ORTStableDiffusionPipeline',
     _diffusers_version: DIFFUSERS_VERSION,
     _marble_source: f.source,
     feature_extractor: [null, null],
@@ -68,6 +76,12 @@ export function modelIndex(f: LayoutFacts): Record<string, unknown> {
     index.text_encoder = ['transformers', 'CLIPTextModel'];
     index.tokenizer = ['transformers', 'CLIPTokenizer'];
   }
+  if (f.textEncoder2) {
+    index.text_encoder_2 = ['transformers', 'CLIPTextModelWithProjection'];
+    index.tokenizer_2 = ['transformers', 'CLIPTokenizer'];
+  }
+  // diffusers' refiner pipeline feeds the aesthetic score in place of the target size.
+  if (f.family === 'sdxl_refiner') index.requires_aesthetics_score = true;
   if (f.unet) index.unet = ['diffusers', 'UNet2DConditionModel'];
   if (f.vae) {
     index.vae_decoder = ['diffusers', 'AutoencoderKL'];
@@ -92,6 +106,7 @@ export async function writeOptimumLayout(dir: string, f: LayoutFacts): Promise<v
       block_out_channels: u.channelMult.map((m) => m * u.modelChannels),
       use_linear_projection: u.useLinearInTransformer,
       prediction_type: f.prediction === 'v_prediction' ? 'v_prediction' : 'epsilon',
+      ...(u.admInChannels ? { addition_embed_type: 'text_time', addition_time_embed_dim: 256, projection_class_embeddings_input_dim: u.admInChannels } : {}),
     });
   }
   if (f.vae) {
@@ -109,11 +124,12 @@ export async function writeOptimumLayout(dir: string, f: LayoutFacts): Promise<v
     await writeJson(path.join(dir, 'vae_decoder', 'config.json'), cfg);
     await writeJson(path.join(dir, 'vae_encoder', 'config.json'), cfg);
   }
-  if (f.textEncoder) {
-    const t = f.textEncoder;
-    await writeJson(path.join(dir, 'text_encoder', 'config.json'), {
-      _name_or_path: f.family === 'sd2' ? 'laion/CLIP-ViT-H-14' : 'openai/clip-vit-large-patch14',
-      architectures: ['CLIPTextModel'],
+  const padsWithZero = (t: EncoderFacts) => (t.kind ? t.kind !== 'clip-l' : f.family === 'sd2');
+  if (f.textEncoder2) {
+    const t = f.textEncoder2;
+    await writeJson(path.join(dir, 'text_encoder_2', 'config.json'), {
+      _name_or_path: 'laion/CLIP-ViT-bigG-14-laion2B-39B-b160k',
+      architectures: ['CLIPTextModelWithProjection'],
       model_type: 'clip_text_model',
       hidden_size: t.hiddenSize,
       num_hidden_layers: t.numLayers,
@@ -125,21 +141,41 @@ export async function writeOptimumLayout(dir: string, f: LayoutFacts): Promise<v
       projection_dim: t.projectionDim ?? t.hiddenSize,
       bos_token_id: 49406,
       eos_token_id: 49407,
-      pad_token_id: f.family === 'sd2' ? 0 : 49407,
+      pad_token_id: 0,
     });
-    await writeTokenizer(path.join(dir, 'tokenizer'), f.family);
+    await writeTokenizer(path.join(dir, 'tokenizer_2'), true);
+  }
+  if (f.textEncoder) {
+    const t = f.textEncoder;
+    await writeJson(path.join(dir, 'text_encoder', 'config.json'), {
+      _name_or_path: t.kind === 'open-clip-g' ? 'laion/CLIP-ViT-bigG-14-laion2B-39B-b160k' : padsWithZero(t) ? 'laion/CLIP-ViT-H-14' : 'openai/clip-vit-large-patch14',
+      architectures: [t.kind === 'open-clip-g' ? 'CLIPTextModelWithProjection' : 'CLIPTextModel'],
+      model_type: 'clip_text_model',
+      hidden_size: t.hiddenSize,
+      num_hidden_layers: t.numLayers,
+      num_attention_heads: t.numHeads,
+      intermediate_size: t.intermediateSize,
+      max_position_embeddings: t.maxPositions,
+      vocab_size: t.vocabSize,
+      hidden_act: t.activation,
+      projection_dim: t.projectionDim ?? t.hiddenSize,
+      bos_token_id: 49406,
+      eos_token_id: 49407,
+      pad_token_id: padsWithZero(t) ? 0 : 49407,
+    });
+    await writeTokenizer(path.join(dir, 'tokenizer'), padsWithZero(t));
   }
 }
 
 /**
- * CLIP's BPE files shipped with Marble (SD1 and SD2 share the vocabulary); SD2's OpenCLIP pads
- * with '!' (id 0) where SD1 pads with the end token, which special_tokens_map.json says.
+ * CLIP's BPE files shipped with Marble (SD1, SD2 and SDXL share the vocabulary); OpenCLIP (SD2,
+ * SDXL's G) pads with '!' (id 0) where CLIP-L pads with the end token, which special_tokens_map.json says.
  */
-export async function writeTokenizer(dir: string, family: Family): Promise<void> {
+export async function writeTokenizer(dir: string, padWithZero: boolean): Promise<void> {
   const shipped = findShippedTokenizerDir();
   await fsp.mkdir(dir, { recursive: true });
   for (const f of ['vocab.json', 'merges.txt']) await fsp.copyFile(path.join(shipped, f), path.join(dir, f));
-  const pad = family === 'sd2' ? '!' : '<|endoftext|>';
+  const pad = padWithZero ? '!' : '<|endoftext|>';
   await writeJson(path.join(dir, 'special_tokens_map.json'), { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: pad, unk_token: '<|endoftext|>' });
   await writeJson(path.join(dir, 'tokenizer_config.json'), {
     tokenizer_class: 'CLIPTokenizer',

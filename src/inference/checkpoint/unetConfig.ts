@@ -20,9 +20,23 @@ export interface UnetConfig {
   numHeadChannels: number;
   useLinearInTransformer: boolean;
   admInChannels?: number;
+  /**
+   * SDXL: how many size/crop/score values the ADM vector embeds after the pooled text embedding,
+   * each as a 256-wide Fourier embedding (ComfyUI's Timestep(256)): 6 for the base (orig h, w,
+   * crop top, left, target h, w), 5 for the refiner (… aesthetic score).
+   */
+  admTimeValues?: number;
 }
 
 export type UnetFamily = 'sd1' | 'sd2' | 'sdxl' | 'sdxl_refiner';
+
+/** Width of each Fourier-embedded SDXL size/crop/score value (ComfyUI's Timestep(256)). */
+export const SDXL_FOURIER_DIM = 256;
+
+/** The number of Fourier-embedded values in an SDXL U-Net's ADM vector. */
+export function sdxlTimeValues(family: UnetFamily): number | undefined {
+  return family === 'sdxl' ? 6 : family === 'sdxl_refiner' ? 5 : undefined;
+}
 
 export interface ShapeLookup {
   names: readonly string[];
@@ -150,6 +164,13 @@ export function unetFamily(c: Omit<UnetConfig, 'numHeads' | 'numHeadChannels'>):
   // SDXL and its distilled variants (SSD-1B, Segmind Vega, KOALA) share context 2048 and adm 2816.
   if (c.modelChannels === 320 && c.useLinearInTransformer && c.contextDim === 2048 && c.admInChannels === 2816) {
     return { family: 'sdxl', numHeads: -1, numHeadChannels: 64 };
+  }
+  // Small SDXL-layout models (generated test checkpoints): the refiner's context is its OpenCLIP-G
+  // width, which is also its pooled width (adm = pooled + 5·256); the base's context is CLIP-L and
+  // OpenCLIP-G side by side, wider than its pooled part (adm = pooled + 6·256).
+  if (c.useLinearInTransformer && c.admInChannels !== undefined && c.contextDim % 64 === 0 && c.modelChannels !== 320 && c.modelChannels !== 384) {
+    if (c.admInChannels - 5 * SDXL_FOURIER_DIM === c.contextDim) return { family: 'sdxl_refiner', numHeads: -1, numHeadChannels: 64 };
+    if (c.admInChannels - 6 * SDXL_FOURIER_DIM > 0 && c.admInChannels - 6 * SDXL_FOURIER_DIM < c.contextDim) return { family: 'sdxl', numHeads: -1, numHeadChannels: 64 };
   }
   // Small models in the same layouts (generated test checkpoints) are not in ComfyUI's table;
   // they are told apart by what distinguishes the families structurally. SD1 keeps 8 heads; SD2

@@ -58,6 +58,8 @@ export interface ModelFolderDescription {
   defaultImageSize: number;
   /** LCM U-Nets take a guidance embedding input of this width. */
   timeCondProjDim?: number;
+  /** model_index.json: an SDXL refiner (time_ids carry the aesthetic score, not the target size). */
+  requiresAestheticsScore?: boolean;
   warnings: string[];
 }
 
@@ -164,6 +166,7 @@ export function describeModelFolder(dir: string): ModelFolderDescription {
     crossAttentionDim,
     defaultImageSize: sampleSize ? sampleSize * 8 : defaultImageSize(kind),
     timeCondProjDim: num(unetCfg.time_cond_proj_dim),
+    requiresAestheticsScore: index?.requires_aesthetics_score === true,
     warnings,
   };
 }

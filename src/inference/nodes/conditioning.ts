@@ -8,6 +8,7 @@ import type { NodeDefinition } from '../../workflow/nodeDefinition';
 import type { ModelServices } from './modelServices';
 import { asClip, asConditioning, type ClipModel, type Conditioning, type ConditioningExtras } from './modelTypes';
 import { schemaOf } from './schema';
+import { encodeSdxl } from './sdxlClip';
 
 /**
  * The encoder output to read for CLIPSetLastLayer's layer index. −1 is `last_hidden_state`;
@@ -18,7 +19,7 @@ import { schemaOf } from './schema';
  * (documented in the README).
  */
 export function hiddenOutputName(clip: ClipModel, outputNames: readonly string[]): string {
-  if (clip.layerIdx === -1) return 'last_hidden_state';
+  if (clip.layerIdx === -1 && !clip.rawHidden) return 'last_hidden_state';
   const layers = outputNames.filter((n) => /^hidden_states\.\d+$/.test(n)).map((n) => Number(n.slice('hidden_states.'.length)));
   if (layers.length === 0) {
     throw new Error(
@@ -30,6 +31,8 @@ export function hiddenOutputName(clip: ClipModel, outputNames: readonly string[]
   // sd1_clip.set_clip_options: an index beyond the layer count falls back to the last layer.
   if (-clip.layerIdx > n) return 'last_hidden_state';
   const index = n + 1 + clip.layerIdx;
+  // SDXL (layer_norm_hidden_state=False) reads the layer as it leaves the transformer.
+  if (clip.rawHidden) return `hidden_states.${index}`;
   const normed = `hidden_states_normed.${index}`;
   return outputNames.includes(normed) ? normed : `hidden_states.${index}`;
 }
@@ -137,7 +140,9 @@ export function conditioningNodes(services: ModelServices): NodeDefinition[] {
       async run(inputs, ctx) {
         const clip = asClip(inputs.clip);
         if (typeof inputs.text !== 'string') throw new Error(`input 'text' must be a string, got ${typeof inputs.text}`);
-        const cond = await encodeText(clip, inputs.text, { warn: (m) => ctx.log(m) });
+        // An SDXL CLIP encodes with both its encoders, ComfyUI's default size conditioning applied when sampling.
+        const warn = (m: string) => ctx.log(m);
+        const cond = clip.sdxl ? await encodeSdxl(clip, inputs.text, inputs.text, {}, { warn }) : await encodeText(clip, inputs.text, { warn });
         if (clip.encoder.ep) services.onEp({ model: `${clip.name}/text_encoder`, provider: clip.encoder.ep });
         return { outputs: [cond] };
       },

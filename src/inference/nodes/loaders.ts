@@ -13,8 +13,25 @@ import type { ClipModel, SdModel, VaeModel } from './modelTypes';
 import { schemaOf } from './schema';
 import * as fs from 'node:fs';
 
+/**
+ * An SDXL U-Net's extra inputs from its declared IO (text_embeds [B, pooled], time_ids [B, 5|6]);
+ * exports with symbolic widths fall back on model_index.json's requires_aesthetics_score (the
+ * refiner) and the projection's usual 1280.
+ */
+function sdxlInputsOf(loaded: LoadedModel): SdModel['sdxl'] {
+  const inputs = loaded.io.unet?.inputs ?? [];
+  const te = inputs.find((s) => s.name === 'text_embeds');
+  const ti = inputs.find((s) => s.name === 'time_ids');
+  if (!te || !ti) return undefined;
+  const pooled = typeof te.shape[1] === 'number' ? te.shape[1] : 1280;
+  const values = typeof ti.shape[1] === 'number' ? ti.shape[1] : loaded.description.requiresAestheticsScore ? 5 : 6;
+  if (values !== 5 && values !== 6) throw new ModelFolderError('io-mismatch', `U-Net of ${loaded.description.dir} takes time_ids of width ${values}; SDXL U-Nets take 6 (base) or 5 (refiner)`);
+  return { pooledDim: pooled, timeValues: values };
+}
+
 function modelOf(loaded: LoadedModel, name = loaded.description.name): SdModel {
   const d = loaded.description;
+  const sdxl = sdxlInputsOf(loaded);
   const prediction = d.predictionType === 'v_prediction' ? 'v_prediction' : d.predictionType === 'sample' ? 'x0' : 'eps';
   return {
     name,
@@ -24,6 +41,7 @@ function modelOf(loaded: LoadedModel, name = loaded.description.name): SdModel {
     latentScale: d.scalingFactor,
     latentRgb: d.kind === 'sdxl' ? SDXL_LATENT_RGB : SD15_LATENT_RGB,
     inChannels: d.unetInChannels ?? 4,
+    ...(sdxl ? { sdxl } : {}),
   };
 }
 
@@ -50,7 +68,26 @@ const stem = (name: string) => path.basename(name.replace(/\\/g, '/')).replace(/
  * one ("penultimate" in sd2_clip.py). Converted encoders build all layers, so SD2 starts at −2.
  */
 function defaultLayerIdx(summary: Record<string, unknown> | undefined): number {
-  return summary?.family === 'sd2' ? -2 : -1;
+  return summary?.family === 'sd2' || summary?.family === 'sdxl' || summary?.family === 'sdxl_refiner' ? -2 : -1;
+}
+
+/**
+ * SDXL's CLIP from a folder with text_encoder_2 (OpenCLIP-G, tokenizer_2) and, for the base,
+ * text_encoder (CLIP-L): both read layer −2 without the final LayerNorm (sdxl_clip.py).
+ */
+async function sdxlClipOf(services: ModelServices, loaded: LoadedModel, name: string): Promise<ClipModel | undefined> {
+  const d = loaded.description;
+  if (!loaded.textEncoder2) return undefined;
+  const part = async (encoder: ComponentSession, tok: typeof d.tokenizer) => {
+    const tokenizer = await services.tokenizerFor(tok?.dir);
+    return { encoder, tokenizer, padId: padIdOf(readJson(tok?.specialTokensMap), tokenizer.eosId) };
+  };
+  // OpenCLIP-G pads with 0 ('!'); a tokenizer_2 folder without special_tokens_map still does.
+  const g = await part(loaded.textEncoder2, d.tokenizer2 ?? d.tokenizer);
+  const gPart = d.tokenizer2?.specialTokensMap ? g : { ...g, padId: 0 };
+  const l = loaded.textEncoder ? await part(loaded.textEncoder, d.tokenizer) : undefined;
+  const main = l ?? gPart;
+  return { name, encoder: main.encoder, tokenizer: main.tokenizer, padId: main.padId, layerIdx: -2, rawHidden: true, sdxl: { ...(l ? { l } : {}), g: gPart } };
 }
 
 async function clipOf(services: ModelServices, encoder: ComponentSession, tokenizerDir: string | undefined, specialTokensMap: string | undefined, name: string, layerIdx: number): Promise<ClipModel> {
@@ -79,6 +116,27 @@ function resolveInput(roots: readonly string[], folder: string, input: string, n
 
 export function loaderNodes(services: ModelServices): NodeDefinition[] {
   const roots = () => services.getConfig().modelsRoots;
+  /** A text encoder file (converted) or ONNX folder under text_encoders/, opened and checked. */
+  const textEncoderOf = async (name: string, input: string, ctx: NodeContext) => {
+    const src = resolveInput(roots(), 'text_encoders', input, name);
+    let dir: string;
+    let summary: Record<string, unknown> | undefined;
+    if (src.kind === 'safetensors') {
+      const conv = await fromFile(services, src.file, 'clip', ctx, input);
+      dir = conv.dir;
+      summary = conv.summary;
+    } else {
+      dir = src.kind === 'onnx' ? src.dir : path.dirname(src.file);
+    }
+    const sub = hasFile(dir, 'text_encoder', 'model.onnx') ? path.join(dir, 'text_encoder') : dir;
+    const model = src.kind === 'onnx-file' ? src.file : path.join(sub, 'model.onnx');
+    if (!fs.existsSync(model)) throw new ModelFolderError('missing-component', `input '${input}': ${dir} has no text_encoder/model.onnx or model.onnx`);
+    const tokDir = hasFile(dir, 'tokenizer', 'vocab.json') ? path.join(dir, 'tokenizer') : undefined;
+    const encoder = new ComponentSession('text_encoder', model, `text encoder of ${name} (${model})`, services.cache);
+    await encoder.open();
+    const specialTokens = tokDir && hasFile(tokDir, 'special_tokens_map.json') ? path.join(tokDir, 'special_tokens_map.json') : undefined;
+    return { encoder, tokDir, specialTokens, summary };
+  };
   return [
     {
       schema: schemaOf('CheckpointLoaderSimple'),
@@ -105,7 +163,7 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
         if (loaded.unet.ep) services.onEp({ model: `${modelName}/unet`, provider: loaded.unet.ep });
         const model = modelOf(loaded, modelName);
         const tok = loaded.description.tokenizer;
-        const clip = loaded.textEncoder ? await clipOf(services, loaded.textEncoder, tok?.dir, tok?.specialTokensMap, modelName, defaultLayerIdx(summary)) : undefined;
+        const clip = loaded.textEncoder2 ? await sdxlClipOf(services, loaded, modelName) : loaded.textEncoder ? await clipOf(services, loaded.textEncoder, tok?.dir, tok?.specialTokensMap, modelName, defaultLayerIdx(summary)) : undefined;
         const vae: VaeModel | undefined = loaded.vaeDecoder || loaded.vaeEncoder ? { name: modelName, decoder: loaded.vaeDecoder, encoder: loaded.vaeEncoder } : undefined;
         return { outputs: [model, clip, vae] };
       },
@@ -138,26 +196,40 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
         const name = String(inputs.clip_name);
         const type = String(inputs.type ?? 'stable_diffusion');
         if (type !== 'stable_diffusion') {
-          throw new Error(`input 'type': '${type}' text encoders are not supported yet; Marble loads 'stable_diffusion' (SD1.x CLIP-L and SD2.x OpenCLIP-H) text encoders`);
+          throw new Error(`input 'type': '${type}' text encoders are not supported yet; Marble loads 'stable_diffusion' (SD1.x CLIP-L and SD2.x OpenCLIP-H) text encoders; SDXL's pair loads with DualCLIPLoader (type sdxl)`);
         }
-        const src = resolveInput(roots(), 'text_encoders', 'clip_name', name);
-        let dir: string;
-        let summary: Record<string, unknown> | undefined;
-        if (src.kind === 'safetensors') {
-          const conv = await fromFile(services, src.file, 'clip', ctx, 'clip_name');
-          dir = conv.dir;
-          summary = conv.summary;
-        } else {
-          dir = src.kind === 'onnx' ? src.dir : path.dirname(src.file);
+        const found = await textEncoderOf(name, 'clip_name', ctx);
+        const clip = await clipOf(services, found.encoder, found.tokDir, found.specialTokens, stem(name), defaultLayerIdx(found.summary));
+        return { outputs: [clip] };
+      },
+    },
+    {
+      schema: schemaOf('DualCLIPLoader'),
+      async run(inputs, ctx) {
+        const type = String(inputs.type ?? 'sdxl');
+        if (type !== 'sdxl') throw new Error(`input 'type': '${type}' is not supported yet; Marble's DualCLIPLoader loads 'sdxl' (CLIP-L and OpenCLIP-G)`);
+        const names = [String(inputs.clip_name1), String(inputs.clip_name2)];
+        const found = [await textEncoderOf(names[0], 'clip_name1', ctx), await textEncoderOf(names[1], 'clip_name2', ctx)];
+        // Which is which, in either order as ComfyUI accepts them: OpenCLIP-G has the projected
+        // pooled output (text_embeds) or is 1280 wide; CLIP-L is neither.
+        const isG = await Promise.all(found.map(async (f) => {
+          const io = await f.encoder.open();
+          const last = io.outputs.find((o) => o.name === 'last_hidden_state');
+          return io.outputs.some((o) => o.name === 'text_embeds') || last?.shape.at(-1) === 1280;
+        }));
+        if (isG[0] === isG[1]) {
+          const what = isG[0] ? 'OpenCLIP-G' : 'not OpenCLIP-G';
+          throw new Error(`DualCLIPLoader (sdxl) needs a CLIP-L and an OpenCLIP-G text encoder; both '${names[0]}' and '${names[1]}' are ${what}`);
         }
-        const sub = hasFile(dir, 'text_encoder', 'model.onnx') ? path.join(dir, 'text_encoder') : dir;
-        const model = src.kind === 'onnx-file' ? src.file : path.join(sub, 'model.onnx');
-        if (!fs.existsSync(model)) throw new ModelFolderError('missing-component', `input 'clip_name': ${dir} has no text_encoder/model.onnx or model.onnx`);
-        const tokDir = hasFile(dir, 'tokenizer', 'vocab.json') ? path.join(dir, 'tokenizer') : undefined;
-        const encoder = new ComponentSession('text_encoder', model, `text encoder of ${name} (${model})`, services.cache);
-        await encoder.open();
-        const specialTokens = tokDir && hasFile(tokDir, 'special_tokens_map.json') ? path.join(tokDir, 'special_tokens_map.json') : undefined;
-        const clip = await clipOf(services, encoder, tokDir, specialTokens, stem(name), defaultLayerIdx(summary));
+        const gi = isG[0] ? 0 : 1;
+        const part = async (f: (typeof found)[number], padId?: number) => {
+          const tokenizer = await services.tokenizerFor(f.tokDir);
+          return { encoder: f.encoder, tokenizer, padId: padId ?? tokenizer.eosId };
+        };
+        // ComfyUI's SDXL tokenizers: CLIP-L pads with the end token, OpenCLIP-G with 0.
+        const l = await part(found[1 - gi]);
+        const g = await part(found[gi], 0);
+        const clip: ClipModel = { name: `${stem(names[0])}+${stem(names[1])}`, encoder: l.encoder, tokenizer: l.tokenizer, padId: l.padId, layerIdx: -2, rawHidden: true, sdxl: { l, g } };
         return { outputs: [clip] };
       },
     },

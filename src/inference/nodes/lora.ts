@@ -55,6 +55,25 @@ function clipRole(targets: Map<string, PatchTarget>): ClipRole {
   return q?.shape[0] === 1280 ? 'clip_g' : q?.shape[0] === 1024 ? 'clip_h' : 'clip_l';
 }
 
+/**
+ * The CLIP's text encoders and the key family each answers to, as comfy/lora.py maps them: SD1/SD2
+ * one encoder (lora_te_, lora_te1_, text_encoder.); SDXL base CLIP-L likewise and OpenCLIP-G as
+ * the second (lora_te2_, text_encoder_2.); the refiner's lone OpenCLIP-G as the first.
+ */
+function clipEncoders(clip: ClipModel | undefined): { session: ComponentSession; second: boolean }[] {
+  if (!clip) return [];
+  if (!clip.sdxl) return [{ session: clip.encoder, second: false }];
+  const { l, g } = clip.sdxl;
+  return [...(l ? [{ session: l.encoder, second: false }] : []), { session: g.encoder, second: l !== undefined }];
+}
+
+/** `clip` with every text encoder session replaced by `f(session)` (the SDXL pair included). */
+function withEncoders(clip: ClipModel, f: (s: ComponentSession) => ComponentSession): ClipModel {
+  if (!clip.sdxl) return { ...clip, encoder: f(clip.encoder) };
+  const { l, g } = clip.sdxl;
+  return { ...clip, encoder: f(clip.encoder), sdxl: { ...(l ? { l: { ...l, encoder: f(l.encoder) } } : {}), g: { ...g, encoder: f(g.encoder) } } };
+}
+
 async function applyLora(services: ModelServices, ctx: NodeContext, model: SdModel, clip: ClipModel | undefined, name: string, strengthModel: number, strengthClip: number): Promise<[SdModel, ClipModel | undefined]> {
   let resolved;
   try {
@@ -77,15 +96,9 @@ async function applyLora(services: ModelServices, ctx: NodeContext, model: SdMod
     const unetTargets = await targetsOf(model.unet);
     const sides: Side[] = [{ session: model.unet, keys: unetLoraKeys([...unetTargets.keys()]), targets: unetTargets, matched: [] }];
     const clipSides: Side[] = [];
-    if (clip) {
-      const t = await targetsOf(clip.encoder);
-      clipSides.push({ session: clip.encoder, keys: clipLoraKeys([...t.keys()], clipRole(t)), targets: t, matched: [] });
-      // SDXL's second text encoder, when the CLIP object has one.
-      const second = (clip as unknown as { encoder2?: ComponentSession }).encoder2;
-      if (second) {
-        const t2 = await targetsOf(second);
-        clipSides.push({ session: second, keys: clipLoraKeys([...t2.keys()], 'clip_g', true), targets: t2, matched: [] });
-      }
+    for (const { session, second } of clipEncoders(clip)) {
+      const t = await targetsOf(session);
+      clipSides.push({ session, keys: clipLoraKeys([...t.keys()], clipRole(t), second), targets: t, matched: [] });
     }
 
     // A LoRA for another family fails in one line before any key is matched.
@@ -129,12 +142,8 @@ async function applyLora(services: ModelServices, ctx: NodeContext, model: SdMod
     const identity = `${size}:${mtimeMs}`;
     const patch = (s: Side, strength: number): ComponentPatch[] => (s.matched.length && strength !== 0 ? [{ file, identity, strength, modules: s.matched }] : []);
     const outModel: SdModel = { ...model, unet: model.unet.withPatches(patch(sides[0], strengthModel)) };
-    let outClip = clip;
-    if (clip && clipSides.length) {
-      outClip = { ...clip, encoder: clip.encoder.withPatches(patch(clipSides[0], strengthClip)) };
-      if (clipSides[1]) (outClip as unknown as { encoder2: ComponentSession }).encoder2 = clipSides[1].session.withPatches(patch(clipSides[1], strengthClip));
-    }
-    return [outModel, outClip];
+    const patched = new Map(clipSides.map((s) => [s.session, s.session.withPatches(patch(s, strengthClip))]));
+    return [outModel, clip && withEncoders(clip, (e) => patched.get(e) ?? e)];
   } finally {
     await lora.st.close().catch(() => undefined);
   }

@@ -16,6 +16,18 @@ export interface SdModel {
   readonly latentRgb: Latent2RgbFactors;
   /** 4 for normal U-Nets, 9 for inpainting ones (latent ‖ mask ‖ masked-image latent). */
   readonly inChannels: number;
+  /**
+   * SDXL U-Nets take text_embeds [B, pooledDim] and time_ids [B, timeValues]: 6 for the base
+   * (size, crop, target size), 5 for the refiner (size, crop, aesthetic score).
+   */
+  readonly sdxl?: { readonly pooledDim: number; readonly timeValues: 5 | 6 };
+}
+
+/** One text encoder with its tokenizer (SDXL's CLIP carries two). */
+export interface ClipEncoder {
+  readonly encoder: ComponentSession;
+  readonly tokenizer: ClipTokenizer;
+  readonly padId: number;
 }
 
 /** CLIP: a text encoder with its tokenizer; `layerIdx` is CLIPSetLastLayer's value (−1 = last). */
@@ -32,6 +44,16 @@ export interface ClipModel {
    * 'clip_h'); by default chosen from the encoder's width (768, 1280, 1024).
    */
   readonly embeddingKey?: string;
+  /**
+   * CLIPSetLastLayer's layer is read without CLIP's final LayerNorm (ComfyUI's
+   * layer_norm_hidden_state=False, as SDXL's encoders use), so −1 is the raw last layer.
+   */
+  readonly rawHidden?: boolean;
+  /**
+   * SDXL: CLIP-L (absent on the refiner) and OpenCLIP-G. CLIPTextEncode encodes with both as
+   * ComfyUI's SDXLClipModel (sdxlClip.ts); `layerIdx` applies to both.
+   */
+  readonly sdxl?: { readonly l?: ClipEncoder; readonly g: ClipEncoder };
 }
 
 /** VAE: decoder and/or encoder sessions. LATENT values are raw VAE latents (unscaled), as in ComfyUI. */
@@ -43,6 +65,16 @@ export interface VaeModel {
 
 export interface ConditioningExtras {
   pooled_output?: Float32Array | null;
+  /** SDXL size conditioning (CLIPTextEncodeSDXL/…Refiner); absent values take ComfyUI's defaults when sampling. */
+  width?: number;
+  height?: number;
+  crop_w?: number;
+  crop_h?: number;
+  target_width?: number;
+  target_height?: number;
+  aesthetic_score?: number;
+  /** The sampler's resolved SDXL U-Net inputs for this entry (ComfyUI's encode_adm result). */
+  sdxl_adm?: { readonly textEmbeds: Float32Array; readonly timeIds: Float32Array };
   /** InpaintModelConditioning: the masked image's latent (raw) and the mask, for 9-channel U-Nets. */
   concat_latent_image?: Tensor;
   concat_mask?: Tensor;

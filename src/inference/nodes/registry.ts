@@ -9,6 +9,7 @@ import { loaderNodes } from './loaders';
 import { loraNodes } from './lora';
 import type { ModelServices } from './modelServices';
 import { samplingNodes } from './sampling';
+import { sdxlClipNodes } from './sdxlClip';
 import { vaeNodes } from './vae';
 import type { GetConfig } from './runtimeConfig';
 
@@ -26,6 +27,6 @@ export function registryOf(...families: NodeDefinition[][]): NodeRegistry {
 /** Without `services` only the model-free families are registered (tests of the host use that). */
 export function createNodeRegistry(getConfig: GetConfig, services?: ModelServices): NodeRegistry {
   const families = [imageNodes(getConfig), latentNodes(), latentFileNodes(getConfig)];
-  if (services) families.push(loaderNodes(services), loraNodes(services), conditioningNodes(services), samplingNodes(services), vaeNodes(services));
+  if (services) families.push(loaderNodes(services), loraNodes(services), conditioningNodes(services), sdxlClipNodes(services), samplingNodes(services), vaeNodes(services));
   return registryOf(...families);
 }

@@ -18,8 +18,6 @@ import { createUnetCall, maskToLatent } from './unetCall';
 
 const PREVIEW_INTERVAL_MS = 250;
 const UNSUPPORTED_UNET_INPUTS: Record<string, string> = {
-  text_embeds: 'SDXL U-Nets (text_embeds/time_ids) are not supported yet',
-  time_ids: 'SDXL U-Nets (text_embeds/time_ids) are not supported yet',
   timestep_cond: 'LCM U-Nets with a guidance embedding (timestep_cond) are not supported yet',
 };
 
@@ -67,8 +65,8 @@ export async function runSampler(run: SampleRun, ctx: NodeContext, services: Mod
   const denoiser = createCfgDenoiser<Conditioning>({
     modelSampling: model.modelSampling,
     model: createUnetCall(model, shape, { latentIn, mask }),
-    positive: run.positive,
-    negative: run.negative,
+    positive: model.sdxl ? sdxlAdm(run.positive, model, 'positive', h, w) : run.positive,
+    negative: model.sdxl ? sdxlAdm(run.negative, model, 'negative', h, w) : run.negative,
     cfg: run.cfg,
     batchSize: batch,
   });
@@ -119,6 +117,32 @@ function seedProblem(inputs: Record<string, unknown>, name: string): string | un
   } catch (e) {
     return `${(e as Error).message}; JSON numbers above 2^53 are rounded, the largest usable seed is 18446744073709549568`;
   }
+}
+
+/**
+ * ComfyUI's SDXL/SDXLRefiner.encode_adm per conditioning entry, with samplers.encode_model_conds'
+ * defaults: width/height the latent's size in pixels, crop 0, target = size, and the refiner's
+ * aesthetic score 6 (positive) or 2.5 (negative). The values feed the U-Net's time_ids in
+ * ComfyUI's order (height before width); the pooled text embedding feeds text_embeds.
+ */
+export function sdxlAdm(cond: Conditioning, model: SdModel, promptType: 'positive' | 'negative', latentH: number, latentW: number): Conditioning {
+  const { pooledDim, timeValues } = model.sdxl!;
+  return cond.map(([t, e]) => {
+    const pooled = e.pooled_output;
+    if (!pooled) {
+      throw new Error(`model '${model.name}' is SDXL: its ${promptType} conditioning has no pooled text embedding; encode it with the SDXL checkpoint's CLIP (CLIPTextEncode, CLIPTextEncodeSDXL)`);
+    }
+    if (pooled.length !== pooledDim) {
+      throw new Error(`model '${model.name}' takes a ${pooledDim}-wide pooled text embedding but its ${promptType} conditioning carries ${pooled.length} values: the CLIP is not this model's`);
+    }
+    const width = e.width ?? latentW * 8;
+    const height = e.height ?? latentH * 8;
+    const last = timeValues === 6
+      ? [e.target_height ?? height, e.target_width ?? width]
+      : [e.aesthetic_score ?? (promptType === 'negative' ? 2.5 : 6)];
+    const timeIds = Float32Array.from([height, width, e.crop_h ?? 0, e.crop_w ?? 0, ...last]);
+    return [t, { ...e, sdxl_adm: { textEmbeds: pooled, timeIds } }];
+  });
 }
 
 function expandChannels(mask: Float32Array, channels: number, plane: number): Float32Array {

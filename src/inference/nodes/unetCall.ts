@@ -3,6 +3,7 @@
 // entry becomes a row of the batch and the predictions are averaged by strength. Entries with an
 // area, a mask or a step range take ComfyUI's area path instead: the U-Net runs on the area's crop
 // of x (equal crop sizes share a run) and the x0 predictions are weighted element by element.
+import type { FeedValue } from '../ort/ioAdapter';
 import type { ModelCall, ModelCallInput } from '../sampling';
 import type { Tensor } from '../tensor';
 import { interpolate } from '../image/resize';
@@ -119,14 +120,30 @@ export function createUnetCall(model: SdModel, latentShape: readonly number[], i
     }
   };
 
+  /** SDXL's text_embeds/time_ids rows, from each entry's resolved ADM inputs (runSampler's sdxlAdm). */
+  const sdxlFeeds = (extras: ConditioningExtras[]): Record<string, FeedValue> => {
+    if (!model.sdxl) return {};
+    const { pooledDim, timeValues } = model.sdxl;
+    const n = extras.length;
+    const textEmbeds = new Float32Array(n * pooledDim);
+    const timeIds = new Float32Array(n * timeValues);
+    extras.forEach((e, r) => {
+      if (!e.sdxl_adm) throw new Error(`model '${model.name}' is SDXL and a conditioning entry reached it without its size conditioning`);
+      textEmbeds.set(e.sdxl_adm.textEmbeds, r * pooledDim);
+      timeIds.set(e.sdxl_adm.timeIds, r * timeValues);
+    });
+    return { text_embeds: { data: textEmbeds, shape: [n, pooledDim] }, time_ids: { data: timeIds, shape: [n, timeValues] } };
+  };
+
   /** One U-Net run on n rows of ch×cw latents; returns out_sample. */
-  const predict = async (sample: Float32Array, n: number, ch: number, cw: number, conds: Tensor[], timestep: number): Promise<Float32Array> => {
+  const predict = async (sample: Float32Array, n: number, ch: number, cw: number, conds: Tensor[], extras: ConditioningExtras[], timestep: number): Promise<Float32Array> => {
     let out;
     try {
       out = await model.unet.run({
         sample: { data: sample, shape: [n, channels, ch, cw] },
         timestep: { timestep, batch: n },
         encoder_hidden_states: crossAttnFor(conds),
+        ...sdxlFeeds(extras),
       }, ['out_sample']);
     } catch (e) {
       if (ch === h && cw === w) throw e;
@@ -150,7 +167,7 @@ export function createUnetCall(model: SdModel, latentShape: readonly number[], i
       sample.set(x.subarray(row.sample * per, (row.sample + 1) * per), base);
       if (extra !== 0) fillInpaint(sample.subarray(base, base + channels * plane), row.sample, row.extras);
     });
-    const pred = await predict(sample, rows.length, h, w, rows.map((r) => r.cond), timestep);
+    const pred = await predict(sample, rows.length, h, w, rows.map((r) => r.cond), rows.map((r) => r.extras), timestep);
     const result = new Float32Array(batch * per);
     const weights = new Float64Array(batch);
     rows.forEach((row, r) => {
@@ -200,7 +217,7 @@ export function createUnetCall(model: SdModel, latentShape: readonly number[], i
         }
         cropInto(src, channels, w, e.crop, sample.subarray(r * rowSize, (r + 1) * rowSize));
       });
-      const pred = await predict(sample, rows.length, ch, cw, rows.map((r) => r.e.cond), timestep);
+      const pred = await predict(sample, rows.length, ch, cw, rows.map((r) => r.e.cond), rows.map((r) => r.e.modelExtras), timestep);
       const xCrop = new Float32Array(c * cplane);
       const d = new Float32Array(c * cplane);
       // ComfyUI pops a batch from the back of its list, so it accumulates in reverse order.

@@ -7,8 +7,6 @@
 /** class_type → why Marble cannot run it. */
 export const UNSUPPORTED_NODES: Readonly<Record<string, string>> = {
   CheckpointLoader: 'the config-file checkpoint loader is not supported: use Load Checkpoint',
-  CLIPTextEncodeSDXL: 'SDXL: not yet',
-  CLIPTextEncodeSDXLRefiner: 'SDXL: not yet',
   ConditioningAverage: 'not yet',
   ConditioningConcat: 'not yet',
   ControlNetApply: 'ControlNet: not yet',

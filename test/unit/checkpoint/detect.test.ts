@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { assertSupported, CheckpointError, detectCheckpoint, detectFromSource, sourceOfShapes, type DetectedCheckpoint } from '../../../src/inference/checkpoint/detect';
+import { CheckpointError, detectCheckpoint, detectFromSource, sourceOfShapes, type DetectedCheckpoint } from '../../../src/inference/checkpoint/detect';
 import { SafetensorsFile } from '../../../src/inference/safetensors/read';
 import { writeSafetensors, type TensorToWrite } from '../../../src/inference/safetensors/write';
 import { float32ToFloat16 } from '../../../src/inference/ort/float16';
@@ -50,7 +50,6 @@ describe('checkpoint detection', () => {
       assert.ok(d.clip!.weights.has('text_model.final_layer_norm.weight'));
       assert.deepEqual(d.vae!.weights.shape('decoder.mid.attn_1.q.weight'), [512, 512, 1, 1]);
       assert.ok(d.vae!.weights.has('quant_conv.weight') && d.vae!.weights.has('post_quant_conv.bias'));
-      assert.doesNotThrow(() => assertSupported(d));
     });
 
     it('SD1.5 with ema weights, position_ids (I64 or F32), schedule buffers and CLIP without text_model.', () => {
@@ -80,24 +79,43 @@ describe('checkpoint detection', () => {
       assert.equal(d.unet!.config.outChannels, 4);
     });
 
-    it('SDXL base and refiner: recognised, then refused with a clear "not yet"', () => {
+    it('SDXL base and refiner: U-Net, both text encoders as ComfyUI reads them, SDXL VAE', () => {
       const base = detectShapes(sdxlShapes('base'), { file: 'sdxl.safetensors' });
       assert.equal(base.family, 'sdxl');
       assert.deepEqual(base.unet!.config.transformerDepth, [0, 0, 2, 2, 10, 10]);
       assert.deepEqual(base.unet!.config.channelMult, [1, 2, 4]);
       assert.equal(base.unet!.config.contextDim, 2048);
       assert.equal(base.unet!.config.admInChannels, 2816);
+      assert.equal(base.unet!.config.admTimeValues, 6);
       assert.equal(base.unet!.config.transformerDepthMiddle, 10);
       assert.equal(base.unet!.config.numHeadChannels, 64);
       assert.equal(base.vae!.config.scalingFactor, 0.13025);
-      assert.ok(base.ignored.includes('conditioner.embedders.0.transformer.text_model.embeddings.position_ids'));
-      throwsCheckpointError(() => assertSupported(base), /SDXL checkpoints are not supported yet/, 'sdxl.safetensors');
+      assert.equal(base.clip!.config.kind, 'clip-l');
+      assert.equal(base.clip!.config.numLayers, 12);
+      assert.equal(base.clipG!.config.kind, 'open-clip-g');
+      assert.equal(base.clipG!.config.numLayers, 32);
+      assert.equal(base.clipG!.config.activation, 'gelu');
+      assert.equal(base.clipG!.config.projectionDim, 1280);
+      assert.deepEqual(base.clipG!.weights.shape('text_model.encoder.layers.31.self_attn.v_proj.weight'), [1280, 1280]);
+      assert.deepEqual(base.clipG!.weights.shape('text_projection.weight'), [1280, 1280]);
+      // Everything but CLIP-L's position_ids and OpenCLIP's logit_scale is used.
+      assert.deepEqual(base.ignored, ['conditioner.embedders.0.transformer.text_model.embeddings.position_ids', 'conditioner.embedders.1.model.logit_scale']);
 
       const refiner = detectShapes(sdxlShapes('refiner'), { file: 'refiner.safetensors' });
       assert.equal(refiner.family, 'sdxl_refiner');
       assert.equal(refiner.unet!.config.modelChannels, 384);
       assert.equal(refiner.unet!.config.admInChannels, 2560);
-      throwsCheckpointError(() => assertSupported(refiner), /SDXL checkpoints are not supported yet \(this is an SDXL refiner model\)/, 'refiner.safetensors');
+      assert.equal(refiner.unet!.config.admTimeValues, 5);
+      assert.equal(refiner.clip, undefined);
+      assert.equal(refiner.clipG!.config.hiddenSize, 1280);
+      assert.deepEqual(refiner.ignored, ['conditioner.embedders.0.model.logit_scale']);
+    });
+
+    it('SDXL with a missing or mismatched text encoder: one line naming the file', () => {
+      const noG = sdxlShapes('base').filter(([n]) => !n.startsWith('conditioner.embedders.1.'));
+      throwsCheckpointError(() => detectShapes(noG, { file: 'nog.safetensors' }), /SDXL base checkpoint with CLIP-L but no OpenCLIP-G text encoder/, 'nog.safetensors');
+      const narrow = sdxlShapes('base').map(([n, s]): [string, number[]] => [n, n.endsWith('attn2.to_k.weight') || n.endsWith('attn2.to_v.weight') ? [s[0], 1024] : s]);
+      throwsCheckpointError(() => detectShapes(narrow, { file: 'narrow.safetensors' }), /has a U-Net Marble does not know|1024-wide conditioning/, 'narrow.safetensors');
     });
   });
 

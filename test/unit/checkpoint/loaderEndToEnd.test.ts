@@ -115,7 +115,11 @@ describe('Load Checkpoint on a .safetensors file through marble run', function (
         expect: /claims bytes 0\.\.100000000000/,
       },
       { name: 'pickle.safetensors', make: (f) => writeFileSync(f, Buffer.concat([Buffer.from([0x80, 0x02, 0x7d, 0x71]), Buffer.alloc(60)])), expect: /does not execute pickle files/ },
-      { name: 'sdxl.safetensors', make: (f) => writeHeaderOnly(f, sdxlShapes('base')), expect: /SDXL checkpoints are not supported yet/ },
+      {
+        name: 'sdxl-no-g.safetensors',
+        make: (f) => writeHeaderOnly(f, sdxlShapes('base').filter(([n]) => !n.startsWith('conditioner.embedders.1.'))),
+        expect: /SDXL base checkpoint with CLIP-L but no OpenCLIP-G text encoder/,
+      },
       {
         name: 'vae-only.safetensors',
         make: async (f) => {

@@ -20,7 +20,7 @@ describe('catalogue support list', () => {
 
   it('gives a reason for listed classes and custom nodes, none for runnable ones', () => {
     const known = (c: string) => c in catalog;
-    assert.equal(unsupportedReason('CLIPTextEncodeSDXL', known), 'SDXL: not yet');
+    assert.equal(unsupportedReason('CLIPTextEncodeSDXL', known), undefined);
     assert.equal(unsupportedReason('ControlNetLoader', known), 'ControlNet: not yet');
     assert.equal(unsupportedReason('LoraLoader', known), undefined);
     assert.equal(unsupportedReason('KSampler', known), undefined);

@@ -11,6 +11,10 @@
 // the graph (its fp16 storage and any weight patching apply as before), and a prompt without
 // embeddings (all ids ≥ 0, one unused zero row fed) computes exactly what it did before: the
 // same Gather rows, selected by Where.
+//
+// SDXL's OpenCLIP-G names its projected pooled output `text_embeds`, as optimum's text_encoder_2
+// (CLIPTextModelWithProjection) does; SDXL reads the raw hidden_states.<i>
+// (layer_norm_hidden_state=False).
 import * as nn from '../../onnx/nn';
 import { writeStreamedModel } from '../../onnx/writeModel';
 import { add, layerNormW, linearW, weightType } from './blocks';
@@ -84,7 +88,7 @@ export async function writeClipTextOnnx(outFile: string, cfg: ClipTextConfig, w:
     }
     const seqDims = ['batch_size', 'sequence_length', D];
     g.output('last_hidden_state', last, 'float32', seqDims);
-    g.output('pooler_output', pooled, 'float32', ['batch_size', r.has('text_projection.weight') ? r.shape('text_projection.weight')[0] : D]);
+    g.output(cfg.kind === 'open-clip-g' ? 'text_embeds' : 'pooler_output', pooled, 'float32', ['batch_size', r.has('text_projection.weight') ? r.shape('text_projection.weight')[0] : D]);
     hidden.forEach((hs, i) => g.output(`hidden_states.${i}`, hs, 'float32', seqDims));
     hidden.forEach((hs, i) => {
       if (i > 0) g.output(`hidden_states_normed.${i}`, i === cfg.numLayers ? last : finalNorm(hs), 'float32', seqDims);

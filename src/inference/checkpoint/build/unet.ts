@@ -1,11 +1,16 @@
 // The LDM U-Net (ComfyUI's comfy/ldm/modules/diffusionmodules/openaimodel.py UNetModel) as an
 // ONNX graph: sample [B, C, h, w], timestep [B] (the float timestep ComfyUI passes), and
-// encoder_hidden_states [B, S, contextDim] → out_sample [B, outChannels, h, w].
+// encoder_hidden_states [B, S, contextDim] → out_sample [B, outChannels, h, w]. SDXL U-Nets also
+// take optimum's text_embeds [B, pooled] and time_ids [B, 6] (base: original h, w, crop top, left,
+// target h, w) or [B, 5] (refiner: …, aesthetic score) and build ComfyUI's ADM vector inside the
+// graph: pooled ‖ timestep_embedding(value, 256) per value, through label_emb, added to the time
+// embedding. Exported SDXL ONNX folders take the same inputs, so both share one run path.
 import * as nn from '../../onnx/nn';
 import { writeStreamedModel } from '../../onnx/writeModel';
 import { add, convW, groupNormW, layerNormW, linearW, weightType } from './blocks';
 import type { BuildOptions, UnetConfig, WeightSource } from './types';
 import { WeightReader } from './weights';
+import { SDXL_FOURIER_DIM } from '../unetConfig';
 
 const GN_EPS = 1e-5;
 /** SpatialTransformer's own GroupNorm uses 1e-6 (attention.py). */
@@ -48,7 +53,9 @@ interface Heads {
 }
 
 export async function writeUnetOnnx(outFile: string, cfg: UnetConfig, w: WeightSource, opts: BuildOptions): Promise<void> {
-  if (cfg.admInChannels) throw new Error('U-Net: class/ADM-conditioned U-Nets (SDXL, unCLIP) are not supported yet');
+  const timeValues = cfg.admTimeValues ?? 0;
+  const pooledDim = (cfg.admInChannels ?? 0) - SDXL_FOURIER_DIM * timeValues;
+  if (cfg.admInChannels && (!timeValues || pooledDim <= 0)) throw new Error('U-Net: class/ADM-conditioned U-Nets other than SDXL (unCLIP) are not supported yet');
   // ORT's fused MultiHeadAttention was faster per step than MatMul/Softmax on the CPU EP in every
   // measured pair (18–48 %, BENCHMARKS.md, issue 8); 'matmul' stays for EPs without the contrib op.
   const kernel = opts.attention ?? 'ort-mha';
@@ -76,7 +83,20 @@ export async function writeUnetOnnx(outFile: string, cfg: UnetConfig, w: WeightS
       const cos = nn.castTo(g, g.op('Cos', [args64]), 'float32');
       const sin = nn.castTo(g, g.op('Sin', [args64]), 'float32');
       const tEmb = g.op('Concat', [cos, sin], { axis: { i: 1 } }, 't_sinusoid');
-      const emb = await linearW(r, nn.silu(g, await linearW(r, tEmb, 'time_embed.0', mc, embDim)), 'time_embed.2', embDim, embDim);
+      let emb = await linearW(r, nn.silu(g, await linearW(r, tEmb, 'time_embed.0', mc, embDim)), 'time_embed.2', embDim, embDim);
+      if (cfg.admInChannels) {
+        const textEmbeds = g.input('text_embeds', 'float32', ['batch_size', pooledDim]);
+        const timeIds = g.input('time_ids', 'float32', ['batch_size', timeValues]);
+        // Each value's embedding as ComfyUI's Timestep(256): cos ‖ sin of value · freqs, values in order.
+        const fFreqs = timestepFrequencies(SDXL_FOURIER_DIM);
+        const fArgs = g.op('Mul', [g.op('Reshape', [timeIds, g.constI64('adm_col', [-1, 1])]), g.constF('adm_freqs', [1, fFreqs.length], fFreqs)], {}, 'adm_args');
+        const fArgs64 = nn.castTo(g, fArgs, 'float64');
+        const fEmb = g.op('Concat', [nn.castTo(g, g.op('Cos', [fArgs64]), 'float32'), nn.castTo(g, g.op('Sin', [fArgs64]), 'float32')], { axis: { i: 1 } }, 'adm_fourier');
+        const flat = g.op('Reshape', [fEmb, g.constI64('adm_flat', [-1, timeValues * SDXL_FOURIER_DIM])], {}, 'adm_sizes');
+        const y = g.op('Concat', [textEmbeds, flat], { axis: { i: 1 } }, 'adm');
+        const label = await linearW(r, nn.silu(g, await linearW(r, y, 'label_emb.0.0', cfg.admInChannels, embDim)), 'label_emb.0.2', embDim, embDim);
+        emb = add(r, emb, label, 'label_emb_add');
+      }
       const embAct = nn.silu(g, emb);
       const axes23 = g.constI64('axes_23', [2, 3]);
 
