@@ -11,6 +11,7 @@ import { altTextFromPrompt } from './assetReference';
 import type { OutputImage, PromptRunObserver } from './promptRun';
 import type { MarbleSettings } from './settings';
 import { fillTemplate, substituteCheckpoint, type GenerationValues } from './workflowTemplate';
+import { DEMO_CHECKPOINT, demoModelValues } from './demoModelSupport';
 
 /** Images the backend wrote to its staging folder, with the seed actually used. */
 export interface StagedImages {
@@ -77,6 +78,9 @@ export class BackendImageGenerator implements ImageGenerator {
           this._log.info(note);
         }
         v = { ...v, checkpoint: substitute };
+        // The demo model was trained at 64×64 on caption words only; the workflow's 512×512 and
+        // its negative prompt would draw worse pictures with it.
+        if (substitute === DEMO_CHECKPOINT) v = demoModelValues(v);
       }
     }
     const lastSeed = this._state.get<number>(LAST_SEED_KEY);

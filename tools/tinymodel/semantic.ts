@@ -4,6 +4,7 @@
 // combinations training never saw.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEMO_MODEL } from '../../src/workflow/demoModel';
 
 export interface ShapesSpec {
   imageSize: number;
@@ -126,14 +127,23 @@ export function accuracyOf(results: readonly CaseResult[]): Accuracy {
 }
 
 /**
- * How the tiny model is sampled everywhere it is judged or shown (semantic test, README grid,
- * evaluate.py's defaults): change it here and in evaluate.py/preview.py together so the PyTorch
- * and Marble numbers stay comparable.
+ * How the tiny model is sampled everywhere it is judged or shown (semantic test, README grid, demo,
+ * first-run Generate Image): resources/models/marble-shapes-tiny.json, read through
+ * src/workflow/demoModel.ts. tools/tinymodel/evaluate.py's defaults are the same values; change
+ * both together so the PyTorch and Marble numbers stay comparable.
  */
-export const TINY_SAMPLING = { seed: 42, steps: 20, cfg: 8, sampler: 'euler', scheduler: 'normal', size: 64, negative: '' } as const;
+export const TINY_SAMPLING = {
+  seed: DEMO_MODEL.seed,
+  steps: DEMO_MODEL.steps,
+  cfg: DEMO_MODEL.cfg,
+  sampler: DEMO_MODEL.sampler_name,
+  scheduler: DEMO_MODEL.scheduler,
+  size: DEMO_MODEL.width,
+  negative: DEMO_MODEL.negative,
+} as const;
 
 /** The file name the model has in resources/models and in a models folder's checkpoints/. */
-export const TINY_CHECKPOINT = 'marble-shapes-tiny.safetensors';
+export const TINY_CHECKPOINT = DEMO_MODEL.checkpoint;
 
 export type ApiPromptLike = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
 
