@@ -35,6 +35,8 @@ describe('no model installed: the demo model offer', function () {
   after(async () => {
     if (!marble) return;
     marble._test.setModelOfferPrompt(undefined);
+    // Later files expect only the suite's models folder's checkpoint: take the demo one out again.
+    rmSync(demoModelFile(marble._test.globalStorageModels()), { force: true });
     await marble._test.setModelsRoots(undefined);
     rmSync(empty, { recursive: true, force: true });
   });
