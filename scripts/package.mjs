@@ -72,7 +72,7 @@ function smokeTest(vsix) {
     const bytes = readFileSync(model);
     const headerLen = Number(bytes.readBigUInt64LE(0));
     if (bytes.length > meta.maxBytes || headerLen + 8 > bytes.length) throw new Error(`package: the VSIX's ${meta.checkpoint} is damaged or over ${meta.maxBytes} bytes`);
-    const keys = Object.keys(JSON.parse(bytes.toString('utf8', 8, 8 + headerLen)));
+    const keys = Object.keys(JSON.parse(bytes.toString('utf8', 8, 8 + headerLen))).filter((k) => k !== '__metadata__');
     console.log(`package: smoke test passed (${load.stdout.trim()}; demo model ${keys.length} tensors, ${bytes.length} bytes)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
