@@ -78,11 +78,11 @@ export class BackendImageGenerator implements ImageGenerator {
           this._log.info(note);
         }
         v = { ...v, checkpoint: substitute };
-        // The demo model was trained at 64×64 on caption words only; the workflow's 512×512 and
-        // its negative prompt would draw worse pictures with it.
-        if (substitute === DEMO_CHECKPOINT) v = demoModelValues(v);
       }
     }
+    // The demo model was trained at 64×64 on caption words only; the workflow's 512×512 and its
+    // negative prompt would draw worse pictures with it (values the caller gave are kept).
+    if (v.checkpoint === DEMO_CHECKPOINT) v = demoModelValues(v);
     const lastSeed = this._state.get<number>(LAST_SEED_KEY);
     const filled = fillTemplate(template, v, lastSeed);
     const { prompt, warnings } = uiToApi(filled.workflow as unknown as UiWorkflow, objectInfo);
