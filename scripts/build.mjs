@@ -25,8 +25,6 @@ const entries = [
   { ...nodeCommon, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
   { ...nodeCommon, entryPoints: ['src/inference/main.ts'], outfile: 'dist/inference.js' },
   { ...nodeCommon, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
-  // The demo-model generator the extension runs in a child process (onnx-proto/protobufjs bundled in).
-  { ...nodeCommon, entryPoints: ['tools/modelgen/cli.ts'], outfile: 'dist/modelgen.js' },
   { ...common, platform: 'browser', format: 'iife', entryPoints: ['src/webview/graph/main.ts'], outfile: 'dist/webview/graph.js', loader: { '.ttf': 'dataurl' } },
   { ...common, platform: 'browser', format: 'iife', entryPoints: ['src/webview/panel/main.ts'], outfile: 'dist/webview/panel.js', loader: { '.ttf': 'dataurl' } },
   { ...nodeCommon, entryPoints: ['test/vscode/suite/index.ts'], outfile: 'dist/test/vscode-suite.js' },

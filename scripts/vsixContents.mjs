@@ -41,10 +41,11 @@ export function checkVsixEntries(entries, target) {
   const required = [
     // vsce stores README.md as readme.md and LICENSE as LICENSE.txt.
     'extension/package.json', 'extension/readme.md', 'extension/LICENSE.txt',
-    'extension/dist/extension.js', 'extension/dist/inference.js', 'extension/dist/modelgen.js',
+    'extension/dist/extension.js', 'extension/dist/inference.js',
     'extension/dist/webview/graph.js', 'extension/dist/webview/panel.js',
     'extension/resources/clip-tokenizer/vocab.json', 'extension/resources/clip-tokenizer/merges.txt',
     'extension/resources/workflows/default.workflow.json',
+    'extension/resources/models/marble-shapes-tiny.safetensors', 'extension/resources/models/marble-shapes-tiny.json',
     'extension/node_modules/onnxruntime-node/dist/index.js',
     `extension/node_modules/onnxruntime-node/bin/napi-v6/${t.ort}/onnxruntime_binding.node`,
     'extension/node_modules/onnxruntime-common/dist/cjs/index.js',

@@ -1,12 +1,16 @@
 // The parts of the "no model yet" offer that need no vscode, so they are unit-tested: which
-// checkpoints object_info lists, where the demo model goes, running the bundled generator
-// (dist/modelgen.js) as a child process, and finding the README's models heading.
-import { spawn } from 'node:child_process';
+// checkpoints object_info lists, installing the bundled tiny shapes model (a real trained SD1.x
+// checkpoint, resources/models/marble-shapes-tiny.safetensors) into a models folder, the values a
+// generation falls back to with it, and finding the README's models heading.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
+import { DEMO_MODEL } from '../workflow/demoModel';
 import type { ObjectInfo } from '../workflow/objectInfo';
+import type { GenerationValues } from './workflowTemplate';
 
-/** The checkpoint name ComfyUI's default workflow asks for; the demo model is created under it. */
-export const DEMO_CHECKPOINT = 'v1-5-pruned-emaonly-fp16';
+/** The checkpoint name the demo model is installed under (a .safetensors file, loaded like any other). */
+export const DEMO_CHECKPOINT = DEMO_MODEL.checkpoint;
 
 /** The README heading the "How to get a model" choice opens. */
 export const MODELS_README_HEADING = '## Models: where they go';
@@ -18,61 +22,60 @@ export function checkpointsIn(info: ObjectInfo): string[] {
   return Array.isArray(list) ? list.map(String) : [];
 }
 
-/** The folder the demo model is written to under a models root. */
-export function demoModelDir(modelsRoot: string): string {
+/** The file the demo model is installed as under a models root. */
+export function demoModelFile(modelsRoot: string): string {
   return path.join(modelsRoot, 'checkpoints', DEMO_CHECKPOINT);
 }
 
-export interface ModelGeneratorOptions {
-  /** The Node binary: VS Code's own (with ELECTRON_RUN_AS_NODE=1) in the extension. */
-  execPath: string;
-  /** Arguments before `--default-models ROOT`: the script (and e.g. `--import tsx` in tests). */
-  scriptArgs: string[];
-  modelsRoot: string;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  /** Each non-empty output line of the generator, for the log and the progress message. */
-  onLine?: (line: string) => void;
-  /** Aborting kills the generator; its half-written folder is a *.tmp-* that it never renames. */
-  signal?: AbortSignal;
+/** Where the extension (or a checkout) ships the demo model. */
+export function bundledDemoModel(extensionRoot: string): string {
+  return path.join(extensionRoot, 'resources', 'models', DEMO_CHECKPOINT);
+}
+
+const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/**
+ * Copies the bundled demo model into `<modelsRoot>/checkpoints/` (temp file + rename, so a
+ * cancelled or failed copy never leaves a half checkpoint) and returns its path. An identical copy
+ * already there is kept; a different file under that name is replaced, since the name belongs to
+ * Marble. The checkpoint loader validates the file like any downloaded one when it is used.
+ */
+export function installDemoModel(extensionRoot: string, modelsRoot: string): { file: string; copied: boolean } {
+  const src = bundledDemoModel(extensionRoot);
+  let size: number;
+  try {
+    size = fs.statSync(src).size;
+  } catch {
+    throw new Error(`The bundled demo model is missing: ${src} (reinstall Marble, or in a checkout restore resources/models/)`);
+  }
+  if (size > DEMO_MODEL.maxBytes) {
+    throw new Error(`The bundled demo model ${src} is ${size} bytes, over its ${DEMO_MODEL.maxBytes}-byte bound; it is not the file Marble ships`);
+  }
+  const dest = demoModelFile(modelsRoot);
+  if (fs.existsSync(dest) && fs.statSync(dest).size === size && sha256(dest) === sha256(src)) return { file: dest, copied: false };
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.tmp-${process.pid}`;
+  try {
+    fs.copyFileSync(src, tmp);
+    fs.renameSync(tmp, dest);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new Error(`Cannot copy the demo model to ${dest}: ${e instanceof Error ? e.message : e}`);
+  }
+  return { file: dest, copied: true };
 }
 
 /**
- * Runs the model generator's `--default-models ROOT` in a child process (generation is
- * synchronous CPU work and must not block the extension host). Resolves with the model folder;
- * rejects with the generator's own error text.
+ * Generation values for a run that falls back to the demo model: its training size and its
+ * negative prompt, unless the caller chose them. Other checkpoints keep the workflow's values.
  */
-export function runModelGenerator(opts: ModelGeneratorOptions): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) {
-      reject(new Error('Creating the demo model was cancelled'));
-      return;
-    }
-    const child = spawn(opts.execPath, [...opts.scriptArgs, '--default-models', opts.modelsRoot], {
-      cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    const lines = (chunk: Buffer) => {
-      for (const l of chunk.toString('utf8').split(/\r?\n/)) if (l.trim() !== '') opts.onLine?.(l.trim());
-    };
-    child.stdout.on('data', lines);
-    child.stderr.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString('utf8')).slice(-4000);
-      lines(c);
-    });
-    const onAbort = () => child.kill();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (e) => {
-      opts.signal?.removeEventListener('abort', onAbort);
-      reject(new Error(`Cannot start the demo model generator (${opts.execPath}): ${e.message}`));
-    });
-    child.once('close', (code, sig) => {
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (opts.signal?.aborted) reject(new Error('Creating the demo model was cancelled'));
-      else if (code === 0) resolve(demoModelDir(path.resolve(opts.modelsRoot)));
-      else reject(new Error(`Creating the demo model failed (${sig ? `signal ${sig}` : `exit code ${code}`}): ${stderr.trim() || 'no output'}`));
-    });
-  });
+export function demoModelValues(v: GenerationValues): GenerationValues {
+  return {
+    ...v,
+    width: v.width ?? DEMO_MODEL.width,
+    height: v.height ?? DEMO_MODEL.height,
+    negative: v.negative ?? DEMO_MODEL.negative,
+  };
 }
 
 /** The 0-based line of `heading` in a Markdown text, or 0 when it is not there. */

@@ -20,6 +20,7 @@ import { MarbleSettings } from './settings';
 import { newWorkflow, openPngAsWorkflow, runWorkflow, selectModelsFolder } from './workflowCommands';
 import { WorkflowEditorProvider, type OpenDialog } from './workflowEditorProvider';
 import { WorkflowRunner } from './workflowRunner';
+import { DEMO_MODEL } from '../workflow/demoModel';
 
 /** What `activate` returns; `_test` is for the VS Code test suite only. */
 export interface MarbleApi {
@@ -140,7 +141,7 @@ export function activate(context: vscode.ExtensionContext): MarbleApi {
     const dir = await modelOffer.createDemoModel();
     backend.forgetObjectInfo();
     panel.refresh();
-    void vscode.window.showInformationMessage(`Marble: the untrained demo model is in ${dir}; its images are structured noise.`);
+    void vscode.window.showInformationMessage(`Marble: the demo model is installed as ${dir}. It draws 64×64 simple shapes only, e.g. "${DEMO_MODEL.examplePrompt}".`);
     return dir;
   });
   cmd('marble.showModelsHelp', () => modelOffer.openModelsReadme());

@@ -11,6 +11,7 @@ import { altTextFromPrompt } from './assetReference';
 import type { OutputImage, PromptRunObserver } from './promptRun';
 import type { MarbleSettings } from './settings';
 import { fillTemplate, substituteCheckpoint, type GenerationValues } from './workflowTemplate';
+import { DEMO_CHECKPOINT, demoModelValues } from './demoModelSupport';
 
 /** Images the backend wrote to its staging folder, with the seed actually used. */
 export interface StagedImages {
@@ -79,6 +80,9 @@ export class BackendImageGenerator implements ImageGenerator {
         v = { ...v, checkpoint: substitute };
       }
     }
+    // The demo model was trained at 64×64 on caption words only; the workflow's 512×512 and its
+    // negative prompt would draw worse pictures with it (values the caller gave are kept).
+    if (v.checkpoint === DEMO_CHECKPOINT) v = demoModelValues(v);
     const lastSeed = this._state.get<number>(LAST_SEED_KEY);
     const filled = fillTemplate(template, v, lastSeed);
     const { prompt, warnings } = uiToApi(filled.workflow as unknown as UiWorkflow, objectInfo);

@@ -1,22 +1,22 @@
 // A new user has no Stable Diffusion model, and a generation would only fail with "checkpoint not
 // found". Before a generation or run, when the backend lists no checkpoint, this offers the ways
 // forward in one notification (not modal: the user may want to read the README first): pick a
-// models folder, create the untrained demo model in global storage and go on, or read how to get
-// a real model.
+// models folder, install the bundled tiny shapes model (a small trained checkpoint that draws
+// simple coloured shapes at 64×64) in global storage and go on, or read how to get a real model.
 import * as vscode from 'vscode';
-import path from 'node:path';
 import type { BackendSupervisor } from './backend';
-import { checkpointsIn, demoModelDir, runModelGenerator } from './demoModelSupport';
+import { checkpointsIn, demoModelFile, installDemoModel } from './demoModelSupport';
+import { DEMO_MODEL } from '../workflow/demoModel';
 import { UserFacingError } from './failableCommand';
 import type { MarbleSettings } from './settings';
 import { selectModelsFolder } from './workflowCommands';
 
 export const CHOICE_SELECT_FOLDER = 'Select Models Folder';
-export const CHOICE_CREATE_DEMO = 'Create Demo Model (untrained)';
+export const CHOICE_CREATE_DEMO = 'Use Demo Model (shapes only)';
 export const CHOICE_HOW_TO = 'How to get a model';
 
 export const NO_MODEL_MESSAGE =
-  'Marble found no Stable Diffusion model. The demo model runs the whole pipeline but is untrained: its images are structured noise.';
+  `Marble found no Stable Diffusion model. The built-in demo model is a tiny model trained on simple shapes: it draws 64×64 prompts like "${DEMO_MODEL.examplePrompt}", nothing else.`;
 
 /** Shows the offer and resolves with the chosen item's title (undefined when dismissed). */
 export type OfferPrompt = (message: string, ...items: string[]) => Thenable<string | undefined>;
@@ -48,7 +48,7 @@ export class MissingModelOffer {
     const choice = await this.prompt(NO_MODEL_MESSAGE, CHOICE_SELECT_FOLDER, CHOICE_CREATE_DEMO, CHOICE_HOW_TO);
     if (choice === CHOICE_CREATE_DEMO) {
       await this.createDemoModel();
-      await this._requireCheckpoint(`the demo model was created in ${demoModelDir(this._settings.globalStorageModels())}`);
+      await this._requireCheckpoint(`the demo model was installed as ${demoModelFile(this._settings.globalStorageModels())}`);
       return;
     }
     if (choice === CHOICE_SELECT_FOLDER) {
@@ -67,45 +67,20 @@ export class MissingModelOffer {
     this._backend.forgetObjectInfo();
     if (checkpointsIn(await this._backend.objectInfo()).length > 0) return;
     throw new UserFacingError(
-      `Marble: ${what}, but still no checkpoint is installed. A models folder needs checkpoints/<name>/ holding an ONNX pipeline (model_index.json, unet/model.onnx, …).`,
+      `Marble: ${what}, but still no checkpoint is installed. A models folder needs checkpoints/ holding a .safetensors checkpoint or an ONNX pipeline folder (model_index.json, unet/model.onnx, …).`,
       [{ title: CHOICE_HOW_TO, command: 'marble.showModelsHelp' }],
     );
   }
 
   /**
-   * Generates the demo model into `<globalStorage>/models` with the bundled generator, in a child
-   * process run like the backend (VS Code's binary as Node), under a cancellable progress.
+   * Installs the bundled demo model into `<globalStorage>/models/checkpoints/` (a copy of a
+   * ~17 MB file; the conversion to ONNX happens on its first use, like any .safetensors checkpoint).
    */
   async createDemoModel(): Promise<string> {
     const root = this._settings.globalStorageModels();
-    const script = path.join(this._extensionUri.fsPath, 'dist', 'modelgen.js');
-    return vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'Marble: creating the untrained demo model', cancellable: true },
-      async (progress, token) => {
-        progress.report({ message: 'generating ONNX weights (structured-noise images, a few seconds)…' });
-        const abort = new AbortController();
-        const sub = token.onCancellationRequested(() => abort.abort());
-        const started = Date.now();
-        try {
-          const dir = await runModelGenerator({
-            execPath: process.execPath,
-            scriptArgs: [script],
-            modelsRoot: root,
-            env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-            cwd: this._extensionUri.fsPath,
-            onLine: (l) => this._log.info(`[modelgen] ${l}`),
-            signal: abort.signal,
-          });
-          this._log.info(`Demo model ready in ${dir} (${Date.now() - started} ms)`);
-          return dir;
-        } catch (e) {
-          if (abort.signal.aborted) throw new vscode.CancellationError();
-          throw e;
-        } finally {
-          sub.dispose();
-        }
-      },
-    );
+    const { file, copied } = installDemoModel(this._extensionUri.fsPath, root);
+    this._log.info(copied ? `Demo model installed as ${file}` : `Demo model already installed as ${file}`);
+    return file;
   }
 
   /**

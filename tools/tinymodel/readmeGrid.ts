@@ -1,14 +1,17 @@
-// Runs `marble run` (the built CLI, bin/marble.js) on ComfyUI's default workflow shape at 64×64
-// for a few prompts with the tiny shapes model, then puts the saved PNGs side by side (×2, nearest)
-// into tools/tinymodel/grid.png for the README.
+// Runs `marble run` (the built CLI, bin/marble.js) once on a batched API prompt (one
+// CheckpointLoaderSimple, one chain per prompt, TINY_SAMPLING: 64×64, euler/normal, 20 steps,
+// cfg 8, seed 42, negative "") with the bundled tiny shapes model, then puts the saved PNGs side
+// by side (×2, nearest) with their prompts under them into media/docs/tiny-shapes-grid.png, the
+// README's picture of what the model draws. Rerun it whenever the model file changes:
 //   npm run build && npx tsx tools/tinymodel/readmeGrid.ts [/tmp/tiny-grid]
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { defaultApiPrompt } from './semantic';
+import { batchApiPrompt, pairPrefix, TINY_CHECKPOINT, TINY_SAMPLING } from './semantic';
 
 const repo = path.resolve(__dirname, '../..');
+export const GRID_FILE = path.join(repo, 'media', 'docs', 'tiny-shapes-grid.png');
 export const GRID_PROMPTS = [
   'a large red circle on the left, blue background',
   'a large yellow star in the centre, purple background',
@@ -17,31 +20,52 @@ export const GRID_PROMPTS = [
   'a large blue square on the left and a large yellow circle on the right, white background',
   'a large orange star on the right, green and black background',
 ];
+const TILE = 128;
+const GAP = 4;
+const CAPTION_H = 52;
+
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The prompt under its tile, wrapped to three short lines. */
+function captionSvg(text: string): Buffer {
+  const lines: string[] = [];
+  for (const word of text.split(' ')) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && (last + ' ' + word).length <= 24) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  const tspans = lines.slice(0, 4).map((l, i) => `<text x="${TILE / 2}" y="${10 + i * 11}" font-family="sans-serif" font-size="9.5" text-anchor="middle" fill="#333">${escapeXml(l)}</text>`).join('');
+  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${TILE}" height="${CAPTION_H}">${tspans}</svg>`);
+}
 
 async function main(work: string): Promise<void> {
   const models = path.join(work, 'models');
   fs.mkdirSync(path.join(models, 'checkpoints'), { recursive: true });
-  const link = path.join(models, 'checkpoints', 'marble-shapes-tiny.safetensors');
-  fs.rmSync(link, { force: true });
-  fs.symlinkSync(path.join(repo, 'resources/models/marble-shapes-tiny.safetensors'), link);
-  const files: string[] = [];
-  for (const [i, p] of GRID_PROMPTS.entries()) {
-    const api = path.join(work, `prompt${i}.json`);
-    fs.writeFileSync(api, JSON.stringify(defaultApiPrompt('marble-shapes-tiny.safetensors', p, '', { seed: 42, steps: 20, cfg: 8, size: 64 })));
-    const out = path.join(work, `out${i}`);
-    fs.rmSync(out, { recursive: true, force: true });
-    execFileSync('node', [path.join(repo, 'bin/marble.js'), 'run', api, '--models', models, '--output', out, '--cache', path.join(work, 'cache'), '--ep', 'cpu'], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const png = fs.readdirSync(out).find((f) => f.endsWith('.png'));
+  const copy = path.join(models, 'checkpoints', TINY_CHECKPOINT);
+  fs.copyFileSync(path.join(repo, 'resources/models', TINY_CHECKPOINT), copy);
+  const api = path.join(work, 'grid.json');
+  fs.writeFileSync(api, JSON.stringify(batchApiPrompt(TINY_CHECKPOINT, GRID_PROMPTS.map((positive) => ({ positive, negative: TINY_SAMPLING.negative })), TINY_SAMPLING)));
+  const out = path.join(work, 'out');
+  fs.rmSync(out, { recursive: true, force: true });
+  execFileSync(process.execPath, [path.join(repo, 'bin/marble.js'), 'run', api, '--models', models, '--output', out, '--cache', path.join(work, 'cache'), '--ep', 'cpu'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const saved = fs.readdirSync(out);
+  const files = GRID_PROMPTS.map((p, k) => {
+    const png = saved.find((f) => f.startsWith(`${pairPrefix(k)}_`) && f.endsWith('.png'));
     if (!png) throw new Error(`marble run wrote no PNG for "${p}"`);
-    files.push(path.join(out, png));
-    console.log(`${p} → ${path.join(out, png)}`);
-  }
-  const tiles = await Promise.all(files.map((f) => sharp(f).resize(128, 128, { kernel: 'nearest' }).png().toBuffer()));
-  await sharp({ create: { width: 128 * tiles.length + 4 * (tiles.length - 1), height: 128, channels: 3, background: '#ffffff' } })
-    .composite(tiles.map((input, i) => ({ input, left: i * 132, top: 0 })))
-    .png()
-    .toFile(path.join(__dirname, 'grid.png'));
-  console.log(`wrote ${path.join(__dirname, 'grid.png')}`);
+    return path.join(out, png);
+  });
+  const tiles = await Promise.all(files.map((f) => sharp(f).resize(TILE, TILE, { kernel: 'nearest' }).png().toBuffer()));
+  const width = TILE * tiles.length + GAP * (tiles.length - 1);
+  const tmp = `${GRID_FILE}.tmp-${process.pid}.png`;
+  await sharp({ create: { width, height: TILE + CAPTION_H, channels: 3, background: '#ffffff' } })
+    .composite([
+      ...tiles.map((input, i) => ({ input, left: i * (TILE + GAP), top: 0 })),
+      ...GRID_PROMPTS.map((p, i) => ({ input: captionSvg(p), left: i * (TILE + GAP), top: TILE + 2 })),
+    ])
+    .png({ compressionLevel: 9, palette: true })
+    .toFile(tmp);
+  fs.renameSync(tmp, GRID_FILE);
+  console.log(`wrote ${path.relative(repo, GRID_FILE)}`);
 }
 
 main(process.argv[2] ?? '/tmp/tiny-grid').catch((e) => {

@@ -4,6 +4,7 @@
 // combinations training never saw.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEMO_MODEL } from '../../src/workflow/demoModel';
 
 export interface ShapesSpec {
   imageSize: number;
@@ -125,10 +126,38 @@ export function accuracyOf(results: readonly CaseResult[]): Accuracy {
   return { shapeColour, background, overall: (shapeColour + background) / 2 };
 }
 
+/**
+ * How the tiny model is sampled everywhere it is judged or shown (semantic test, README grid, demo,
+ * first-run Generate Image): resources/models/marble-shapes-tiny.json, read through
+ * src/workflow/demoModel.ts. tools/tinymodel/evaluate.py's defaults are the same values; change
+ * both together so the PyTorch and Marble numbers stay comparable.
+ */
+export const TINY_SAMPLING = {
+  seed: DEMO_MODEL.seed,
+  steps: DEMO_MODEL.steps,
+  cfg: DEMO_MODEL.cfg,
+  sampler: DEMO_MODEL.sampler_name,
+  scheduler: DEMO_MODEL.scheduler,
+  size: DEMO_MODEL.width,
+  negative: DEMO_MODEL.negative,
+} as const;
+
+/** The file name the model has in resources/models and in a models folder's checkpoints/. */
+export const TINY_CHECKPOINT = DEMO_MODEL.checkpoint;
+
+export type ApiPromptLike = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+
+export interface SamplingOptions {
+  seed: number;
+  steps: number;
+  cfg: number;
+  size: number;
+}
+
 /** ComfyUI's default workflow shape (API format) at the given size, for one prompt pair. */
-export function defaultApiPrompt(ckptName: string, positive: string, negative: string, opts: { seed: number; steps: number; cfg: number; size: number }): Record<string, { class_type: string; inputs: Record<string, unknown> }> {
+export function defaultApiPrompt(ckptName: string, positive: string, negative: string, opts: SamplingOptions): ApiPromptLike {
   return {
-    '3': { class_type: 'KSampler', inputs: { seed: opts.seed, steps: opts.steps, cfg: opts.cfg, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['4', 0], positive: ['6', 0], negative: ['7', 0], latent_image: ['5', 0] } },
+    '3': { class_type: 'KSampler', inputs: { seed: opts.seed, steps: opts.steps, cfg: opts.cfg, sampler_name: TINY_SAMPLING.sampler, scheduler: TINY_SAMPLING.scheduler, denoise: 1, model: ['4', 0], positive: ['6', 0], negative: ['7', 0], latent_image: ['5', 0] } },
     '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: ckptName } },
     '5': { class_type: 'EmptyLatentImage', inputs: { width: opts.size, height: opts.size, batch_size: 1 } },
     '6': { class_type: 'CLIPTextEncode', inputs: { text: positive, clip: ['4', 1] } },
@@ -136,4 +165,31 @@ export function defaultApiPrompt(ckptName: string, positive: string, negative: s
     '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] } },
     '9': { class_type: 'SaveImage', inputs: { filename_prefix: 'shapes', images: ['8', 0] } },
   };
+}
+
+/** SaveImage prefix of pair k in batchApiPrompt. */
+export const pairPrefix = (k: number) => `case${String(k).padStart(3, '0')}`;
+
+/**
+ * Many (positive, negative) pairs in ONE API prompt, so a single `marble run` loads the model
+ * once: one CheckpointLoaderSimple, one EmptyLatentImage of batch N, and per pair
+ * LatentFromBatch(k) → KSampler → VAEDecode → SaveImage("caseNNN"). LatentFromBatch keeps
+ * batch_index k, so pair k's initial noise is item k of one randn([N, 4, h, w]) from the seed,
+ * exactly as evaluate.py draws it for a batch of N captions (ComfyUI's prepare_noise).
+ */
+export function batchApiPrompt(ckptName: string, pairs: readonly { positive: string; negative: string }[], opts: SamplingOptions): ApiPromptLike {
+  if (pairs.length < 1 || pairs.length > 64) throw new Error(`batchApiPrompt: 1..64 pairs (LatentFromBatch's batch_index range), got ${pairs.length}`);
+  const api: ApiPromptLike = {
+    ckpt: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: ckptName } },
+    latent: { class_type: 'EmptyLatentImage', inputs: { width: opts.size, height: opts.size, batch_size: pairs.length } },
+  };
+  pairs.forEach((p, k) => {
+    api[`pos${k}`] = { class_type: 'CLIPTextEncode', inputs: { text: p.positive, clip: ['ckpt', 1] } };
+    api[`neg${k}`] = { class_type: 'CLIPTextEncode', inputs: { text: p.negative, clip: ['ckpt', 1] } };
+    api[`pick${k}`] = { class_type: 'LatentFromBatch', inputs: { samples: ['latent', 0], batch_index: k, length: 1 } };
+    api[`ks${k}`] = { class_type: 'KSampler', inputs: { seed: opts.seed, steps: opts.steps, cfg: opts.cfg, sampler_name: TINY_SAMPLING.sampler, scheduler: TINY_SAMPLING.scheduler, denoise: 1, model: ['ckpt', 0], positive: [`pos${k}`, 0], negative: [`neg${k}`, 0], latent_image: [`pick${k}`, 0] } };
+    api[`dec${k}`] = { class_type: 'VAEDecode', inputs: { samples: [`ks${k}`, 0], vae: ['ckpt', 2] } };
+    api[`save${k}`] = { class_type: 'SaveImage', inputs: { filename_prefix: pairPrefix(k), images: [`dec${k}`, 0] } };
+  });
+  return api;
 }

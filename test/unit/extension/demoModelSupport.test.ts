@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  checkpointsIn, DEMO_CHECKPOINT, demoModelDir, headingLine, MODELS_README_HEADING, runModelGenerator,
+  bundledDemoModel, checkpointsIn, DEMO_CHECKPOINT, demoModelFile, demoModelValues, headingLine, installDemoModel, MODELS_README_HEADING,
 } from '../../../src/extension/demoModelSupport';
+import { DEMO_MODEL } from '../../../src/workflow/demoModel';
 import type { ObjectInfo } from '../../../src/workflow/objectInfo';
 
 const repoRoot = path.resolve(__dirname, '../../..');
-// The generator from source through tsx; the extension runs the same file bundled as dist/modelgen.js.
-const generatorArgs = ['--import', 'tsx', path.join(repoRoot, 'tools/modelgen/cli.ts')];
 
 function loaderInfo(list: unknown): ObjectInfo {
   return { CheckpointLoaderSimple: { input: { required: { ckpt_name: [list, {}] } } } } as unknown as ObjectInfo;
@@ -40,45 +39,39 @@ describe('demoModelSupport', () => {
     });
   });
 
-  describe('runModelGenerator', function () {
-    this.timeout(60_000);
+  describe('installDemoModel', () => {
     let tmp: string;
     beforeEach(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'marble-demo-')); });
     afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
-    it('creates the default checkpoint folder in a child process, and leaves it alone the second time', async () => {
+    it('copies the bundled checkpoint into checkpoints/, keeps an identical copy and replaces a different one', () => {
       const root = path.join(tmp, 'models');
-      const lines: string[] = [];
-      const dir = await runModelGenerator({ execPath: process.execPath, scriptArgs: generatorArgs, modelsRoot: root, onLine: (l) => lines.push(l) });
-      assert.equal(dir, path.join(root, 'checkpoints', DEMO_CHECKPOINT));
-      assert.equal(dir, demoModelDir(root));
-      for (const f of ['model_index.json', 'unet/model.onnx', 'text_encoder/model.onnx', 'vae_decoder/model.onnx', 'tokenizer/vocab.json']) {
-        assert.ok(existsSync(path.join(dir, f)), f);
-      }
-      assert.ok(lines.some((l) => l.startsWith('created ')), lines.join('\n'));
-      const again: string[] = [];
-      await runModelGenerator({ execPath: process.execPath, scriptArgs: generatorArgs, modelsRoot: root, onLine: (l) => again.push(l) });
-      assert.ok(again.some((l) => l.startsWith('already present')), again.join('\n'));
+      const first = installDemoModel(repoRoot, root);
+      assert.deepEqual(first, { file: path.join(root, 'checkpoints', DEMO_CHECKPOINT), copied: true });
+      assert.equal(first.file, demoModelFile(root));
+      assert.ok(readFileSync(first.file).equals(readFileSync(bundledDemoModel(repoRoot))));
+      assert.deepEqual(readdirSync(path.dirname(first.file)), [DEMO_CHECKPOINT], 'no temp file left');
+      assert.equal(installDemoModel(repoRoot, root).copied, false);
+      truncateSync(first.file, 100);
+      assert.equal(installDemoModel(repoRoot, root).copied, true);
+      assert.equal(statSync(first.file).size, statSync(bundledDemoModel(repoRoot)).size);
     });
 
-    it("rejects with the generator's reason when the target is a half model", async () => {
-      const root = path.join(tmp, 'models');
-      mkdirSync(demoModelDir(root), { recursive: true });
-      await assert.rejects(
-        runModelGenerator({ execPath: process.execPath, scriptArgs: generatorArgs, modelsRoot: root }),
-        /Creating the demo model failed \(exit code 1\): modelgen: .* exists but has no unet\/model\.onnx/,
-      );
+    it('says which file is missing or over its bound, and installs nothing', () => {
+      const ext = path.join(tmp, 'ext');
+      assert.throws(() => installDemoModel(ext, path.join(tmp, 'models')), /bundled demo model is missing: .*marble-shapes-tiny\.safetensors/);
+      mkdirSync(path.dirname(bundledDemoModel(ext)), { recursive: true });
+      writeFileSync(bundledDemoModel(ext), '');
+      truncateSync(bundledDemoModel(ext), DEMO_MODEL.maxBytes + 1);
+      assert.throws(() => installDemoModel(ext, path.join(tmp, 'models')), /over its 20971520-byte bound/);
+      assert.equal(existsSync(path.join(tmp, 'models')), false);
     });
+  });
 
-    it('does not start when already cancelled, and says when the binary cannot start', async () => {
-      const ac = new AbortController();
-      ac.abort();
-      await assert.rejects(runModelGenerator({ execPath: process.execPath, scriptArgs: generatorArgs, modelsRoot: tmp, signal: ac.signal }), /cancelled/);
-      assert.equal(existsSync(path.join(tmp, 'checkpoints')), false);
-      await assert.rejects(
-        runModelGenerator({ execPath: path.join(tmp, 'no-such-node'), scriptArgs: [], modelsRoot: tmp }),
-        /Cannot start the demo model generator .*no-such-node/,
-      );
+  describe('demoModelValues', () => {
+    it("fills the model's 64×64 and empty negative, keeping what the caller chose", () => {
+      assert.deepEqual(demoModelValues({ prompt: 'p' }), { prompt: 'p', width: 64, height: 64, negative: '' });
+      assert.deepEqual(demoModelValues({ prompt: 'p', width: 128, negative: 'blurry' }), { prompt: 'p', width: 128, height: 64, negative: 'blurry' });
     });
   });
 });

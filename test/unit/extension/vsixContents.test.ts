@@ -11,8 +11,9 @@ function completeLinuxX64(): string[] {
   return [
     'extension.vsixmanifest', '[Content_Types].xml',
     e('package.json'), e('readme.md'), e('LICENSE.txt'),
-    e('dist/extension.js'), e('dist/inference.js'), e('dist/modelgen.js'), e('dist/webview/graph.js'), e('dist/webview/panel.js'),
+    e('dist/extension.js'), e('dist/inference.js'), e('dist/webview/graph.js'), e('dist/webview/panel.js'),
     e('resources/clip-tokenizer/vocab.json'), e('resources/clip-tokenizer/merges.txt'), e('resources/workflows/default.workflow.json'),
+    e('resources/models/marble-shapes-tiny.safetensors'), e('resources/models/marble-shapes-tiny.json'),
     e('node_modules/onnxruntime-node/dist/index.js'),
     e('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'),
     e('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1'),
@@ -31,10 +32,10 @@ describe('VSIX contents rules', () => {
   });
 
   it('name each missing bundle, tokenizer file and native binary', () => {
-    const entries = completeLinuxX64().filter((f) => !/modelgen\.js|vocab\.json|onnxruntime_binding|sharp-linux-x64-.*\.node/.test(f));
+    const entries = completeLinuxX64().filter((f) => !/marble-shapes-tiny\.safetensors|vocab\.json|onnxruntime_binding|sharp-linux-x64-.*\.node/.test(f));
     assert.deepEqual(checkVsixEntries(entries, 'linux-x64'), [
-      'missing extension/dist/modelgen.js',
       'missing extension/resources/clip-tokenizer/vocab.json',
+      'missing extension/resources/models/marble-shapes-tiny.safetensors',
       'missing extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
       "missing sharp's native binary extension/node_modules/@img/sharp-linux-x64/lib/*.node",
     ]);

@@ -1,14 +1,17 @@
-// A new user without any model: Generate Image offers the demo model, creates it in global
-// storage with the bundled generator (dist/modelgen.js in a child process) and goes on to a PNG.
+// A new user without any model: Generate Image offers the demo model, installs the bundled tiny
+// shapes checkpoint (resources/models/marble-shapes-tiny.safetensors) in global storage and goes
+// on to a PNG through the normal checkpoint loader (.safetensors → ONNX conversion), at the
+// model's own 64×64.
 // The notification is answered through a test hook; the models roots are narrowed to an empty
 // folder so MARBLE_MODELS and the checkout's models/ do not hide the missing-model case.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { MarbleApi } from '../../../src/extension/extension';
-import { checkpointsIn, demoModelDir } from '../../../src/extension/demoModelSupport';
+import { checkpointsIn, DEMO_CHECKPOINT, demoModelFile } from '../../../src/extension/demoModelSupport';
+import { DEMO_MODEL } from '../../../src/workflow/demoModel';
 import { CHOICE_CREATE_DEMO, CHOICE_HOW_TO, CHOICE_SELECT_FOLDER } from '../../../src/extension/missingModelOffer';
 import { apiWithRealGenerator, readPngPrompt } from './helpers';
 
@@ -23,7 +26,7 @@ describe('no model installed: the demo model offer', function () {
     marble = await apiWithRealGenerator();
     empty = mkdtempSync(path.join(os.tmpdir(), 'marble-no-models-'));
     // A demo model left by an earlier run of this profile would hide the offer.
-    rmSync(demoModelDir(marble._test.globalStorageModels()), { recursive: true, force: true });
+    rmSync(demoModelFile(marble._test.globalStorageModels()), { recursive: true, force: true });
     await marble._test.setModelsRoots([empty]);
   });
 
@@ -32,6 +35,8 @@ describe('no model installed: the demo model offer', function () {
   after(async () => {
     if (!marble) return;
     marble._test.setModelOfferPrompt(undefined);
+    // Later files expect only the suite's models folder's checkpoint: take the demo one out again.
+    rmSync(demoModelFile(marble._test.globalStorageModels()), { force: true });
     await marble._test.setModelsRoots(undefined);
     rmSync(empty, { recursive: true, force: true });
   });
@@ -48,24 +53,27 @@ describe('no model installed: the demo model offer', function () {
     assert.equal(outcome, undefined);
     assert.equal(offers.length, 1);
     assert.match(offers[0]!.message, /found no Stable Diffusion model/);
-    assert.match(offers[0]!.message, /untrained/);
+    assert.match(offers[0]!.message, /trained on simple shapes/);
     assert.deepEqual(offers[0]!.items, [CHOICE_SELECT_FOLDER, CHOICE_CREATE_DEMO, CHOICE_HOW_TO]);
-    assert.equal(existsSync(demoModelDir(marble._test.globalStorageModels())), false);
+    assert.equal(existsSync(demoModelFile(marble._test.globalStorageModels())), false);
   });
 
-  it('"Create Demo Model" writes it under global storage and the generation goes on to a PNG', async () => {
+  it('"Use Demo Model" installs the shapes checkpoint under global storage and the generation goes on to a 64×64 PNG', async () => {
     answer(CHOICE_CREATE_DEMO);
     const outcome = await vscode.commands.executeCommand<{ images: vscode.Uri[]; seed: number }>(
-      'marble.generateImage', { prompt: 'a first picture', insert: false },
+      'marble.generateImage', { prompt: DEMO_MODEL.examplePrompt, insert: false },
     );
     assert.equal(offers.length, 1, 'offered once');
-    const dir = demoModelDir(marble._test.globalStorageModels());
-    assert.ok(existsSync(path.join(dir, 'unet', 'model.onnx')), `demo model in ${dir}`);
+    const file = demoModelFile(marble._test.globalStorageModels());
+    assert.ok(existsSync(file), `demo model at ${file}`);
     assert.ok(outcome && outcome.images.length === 1, 'one image generated');
+    const png = readFileSync(outcome.images[0]!.fsPath);
+    // IHDR: width and height are the big-endian words at bytes 16 and 20.
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [DEMO_MODEL.width, DEMO_MODEL.height]);
     const prompt = await readPngPrompt(outcome.images[0]!);
     const loader = Object.values(prompt).find((n) => n.class_type === 'CheckpointLoaderSimple')!;
-    assert.match(String(loader.inputs.ckpt_name), /^v1-5-pruned-emaonly-fp16/);
-    assert.ok(checkpointsIn(await marble.backend.objectInfo()).length > 0, 'the backend now lists the demo checkpoint');
+    assert.equal(loader.inputs.ckpt_name, DEMO_CHECKPOINT);
+    assert.ok(checkpointsIn(await marble.backend.objectInfo()).includes(DEMO_CHECKPOINT), 'the backend now lists the demo checkpoint');
 
     // Installed now: the next generation is not asked again.
     offers = [];
