@@ -1,6 +1,6 @@
 // The weights a LoRA can patch in one converted component (model.onnx), found in the graph as
 // Marble's converter wrote it or as ONNX Runtime's optimizer rewrote it for a CPU cache entry:
-//   linear layers: MatMul/Gemm initializers keep their names (`…to_q.weight`) and the converter's
+//   linear layers: MatMul/Gemm/FusedMatMul initializers keep their names (`…to_q.weight`) and the converter's
 //                  transposed layout [in, out];
 //   convolutions:  a plain Conv keeps `…proj_in.weight` as [out, in, kh, kw]; an optimized graph
 //                  replaces it by an NCHWc Conv whose filter (`reorder_token_N`) is blocked for the
@@ -48,6 +48,10 @@ function attrInt(node: onnx.INodeProto, name: string): number | undefined {
   const a = node.attribute?.find((x) => x.name === name);
   return a ? Number(a.i) : undefined;
 }
+function attrFloat(node: onnx.INodeProto, name: string): number | undefined {
+  const a = node.attribute?.find((x) => x.name === name);
+  return a ? Number(a.f) : undefined;
+}
 
 function convAttrs(node: onnx.INodeProto, kernelDims: number[]): ConvAttrs {
   const k = attrInts(node, 'kernel_shape') ?? kernelDims;
@@ -76,14 +80,18 @@ export function graphTargets(model: onnx.ModelProto): ComponentGraph {
   for (const n of graph.node ?? []) {
     const op = n.opType;
     const domain = n.domain ?? '';
-    if ((op === 'MatMul' && domain === '') || (op === 'Gemm' && domain === '')) {
+    // ORT's MatmulTransposeFusion turns Transpose → MatMul into com.microsoft FusedMatMul (SDXL's
+    // linear proj_in reads the transposed feature map): B keeps its name and layout unless transB;
+    // alpha scales the product, so a FusedMatMul with alpha ≠ 1 is not a plain weight to patch.
+    const fused = op === 'FusedMatMul' && domain === 'com.microsoft' && (attrFloat(n, 'alpha') ?? 1) === 1;
+    if ((op === 'MatMul' && domain === '') || (op === 'Gemm' && domain === '' && (attrFloat(n, 'alpha') ?? 1) === 1) || fused) {
       const init = initOf(n.input![1]);
       if (!init || !canonical(init).endsWith('.weight')) continue;
       const t = initializers.get(init)!;
       const d = dims(t);
       const dtype = dtypeOf(t);
       if (d.length !== 2 || !dtype) continue;
-      const transB = op === 'Gemm' && attrInt(n, 'transB') === 1;
+      const transB = (op === 'Gemm' || fused) && attrInt(n, 'transB') === 1;
       const name = canonical(init);
       targets.set(name, { name, init, dtype, shape: transB ? d : [d[1], d[0]], layout: transB ? 'rowmajor' : 'transposed' });
     } else if (op === 'Conv') {

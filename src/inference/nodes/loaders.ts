@@ -87,14 +87,17 @@ async function sdxlClipOf(services: ModelServices, loaded: LoadedModel, name: st
   const gPart = d.tokenizer2?.specialTokensMap ? g : { ...g, padId: 0 };
   const l = loaded.textEncoder ? await part(loaded.textEncoder, d.tokenizer) : undefined;
   const main = l ?? gPart;
-  return { name, encoder: main.encoder, tokenizer: main.tokenizer, padId: main.padId, layerIdx: -2, rawHidden: true, sdxl: { ...(l ? { l } : {}), g: gPart } };
+  return { name, encoder: main.encoder, tokenizer: main.tokenizer, padId: main.padId, layerIdx: -2, rawHidden: true, embeddingDirs: embeddingDirsOf(services), sdxl: { ...(l ? { l } : {}), g: gPart } };
+}
+
+/** ComfyUI hands every CLIP the "embeddings" folders (models roots and extra_model_paths.yaml). */
+function embeddingDirsOf(services: ModelServices): string[] {
+  return folderPaths(services.getConfig().modelsRoots, 'embeddings');
 }
 
 async function clipOf(services: ModelServices, encoder: ComponentSession, tokenizerDir: string | undefined, specialTokensMap: string | undefined, name: string, layerIdx: number): Promise<ClipModel> {
   const tokenizer = await services.tokenizerFor(tokenizerDir);
-  // ComfyUI hands every CLIP the "embeddings" folders (models roots and extra_model_paths.yaml).
-  const embeddingDirs = folderPaths(services.getConfig().modelsRoots, 'embeddings');
-  return { name, encoder, tokenizer, padId: padIdOf(readJson(specialTokensMap), tokenizer.eosId), layerIdx, embeddingDirs };
+  return { name, encoder, tokenizer, padId: padIdOf(readJson(specialTokensMap), tokenizer.eosId), layerIdx, embeddingDirs: embeddingDirsOf(services) };
 }
 
 /** A `.safetensors` (or refused pickle) under the loader's folders, converted to a cached ONNX folder. */
@@ -229,7 +232,7 @@ export function loaderNodes(services: ModelServices): NodeDefinition[] {
         // ComfyUI's SDXL tokenizers: CLIP-L pads with the end token, OpenCLIP-G with 0.
         const l = await part(found[1 - gi]);
         const g = await part(found[gi], 0);
-        const clip: ClipModel = { name: `${stem(names[0])}+${stem(names[1])}`, encoder: l.encoder, tokenizer: l.tokenizer, padId: l.padId, layerIdx: -2, rawHidden: true, sdxl: { l, g } };
+        const clip: ClipModel = { name: `${stem(names[0])}+${stem(names[1])}`, encoder: l.encoder, tokenizer: l.tokenizer, padId: l.padId, layerIdx: -2, rawHidden: true, embeddingDirs: embeddingDirsOf(services), sdxl: { l, g } };
         return { outputs: [clip] };
       },
     },

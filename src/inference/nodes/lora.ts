@@ -105,8 +105,11 @@ async function applyLora(services: ModelServices, ctx: NodeContext, model: SdMod
     const want = loraContextDim(lora.modules);
     const have = modelContextDim(unetTargets);
     const sdxlTe = lora.modules.some((m) => /^(lora_te2_|text_encoder_2\.)/.test(m.name));
-    if ((want !== undefined && have !== undefined && want !== have) || (sdxlTe && have !== 2048)) {
-      throw new Error(`input 'lora_name': ${base} is a LoRA for ${familyOf(sdxlTe ? 2048 : want)}, but the model '${model.name}' is ${familyOf(have)}`);
+    // Text-encoder-2 modules (lora_te2_, text_encoder_2.) belong to SDXL base, whose U-Net takes six size values.
+    const sdxlBase = model.sdxl?.timeValues === 6;
+    if ((want !== undefined && have !== undefined && want !== have) || (sdxlTe && !sdxlBase)) {
+      const modelFamily = model.sdxl ? (sdxlBase ? 'SDXL' : 'the SDXL refiner') : familyOf(have);
+      throw new Error(`input 'lora_name': ${base} is a LoRA for ${sdxlTe ? 'SDXL' : familyOf(want)}, but the model '${model.name}' is ${modelFamily}`);
     }
 
     const notLoaded: string[] = [...lora.stray];

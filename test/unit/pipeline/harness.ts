@@ -53,6 +53,8 @@ export interface RunResult {
   events: ExecutionEvent[];
   previews: { nodeId: string; preview: PreviewImage }[];
   validation: ValidationResult;
+  /** What nodes logged (ctx.log), in order. */
+  logs: { nodeId: string; message: string }[];
 }
 
 export interface ComponentWatch {
@@ -149,7 +151,8 @@ export class Pipeline {
     const validation = await this.validate(prompt);
     const events: ExecutionEvent[] = [];
     const previews: RunResult['previews'] = [];
-    if (!validation.ok) return { outcome: { status: 'error', outputs: {}, ran: [], cached: [] }, events, previews, validation };
+    const logs: RunResult['logs'] = [];
+    if (!validation.ok) return { outcome: { status: 'error', outputs: {}, ran: [], cached: [] }, events, previews, validation, logs };
     const outcome = await this.executor.execute({
       promptId: `p${++this.runs}`,
       prompt: validation.prompt,
@@ -161,8 +164,9 @@ export class Pipeline {
         opts.onEvent?.(e);
       },
       onPreview: (nodeId, preview) => previews.push({ nodeId, preview }),
+      onLog: (nodeId, message) => logs.push({ nodeId, message }),
     });
-    return { outcome, events, previews, validation };
+    return { outcome, events, previews, validation, logs };
   }
 
   /** Paths of the images an outcome's output nodes saved. */
