@@ -1,4 +1,4 @@
-// Marks nodes Marble cannot run in litegraph's node search, with the reason ("SDXL: not yet"),
+// Marks nodes Marble cannot run in litegraph's node search, with the reason ("ControlNet: not yet"),
 // so a ComfyUI user sees why before adding one. litegraph builds the result list itself; a
 // MutationObserver decorates each result as it appears (textContent only, no markup).
 import { UNSUPPORTED_NODES } from '../../workflow/catalog/support';
