@@ -285,12 +285,6 @@ def stage_unet3(a):
     stage_unet(a, resume="unet2.pt", out="unet3.pt", log="unet3_loss.csv", seed_offset=5)
 
 
-def stage_unet4(a):
-    """A fourth phase from unet3.pt (EMA), same data, lower peak lr: unet3's loss was still
-    falling when its cosine schedule ended (held-out accuracy 88.7 %)."""
-    stage_unet(a, resume="unet3.pt", out="unet4.pt", log="unet4_loss.csv", seed_offset=7)
-
-
 def stage_export(a):
     unet, clip, vae = models.UNetModel(), models.ClipTextModel(), models.AutoencoderKL()
     if a.from_partial:
@@ -318,7 +312,7 @@ def stage_export(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("stages", nargs="+", choices=["data", "vae", "latents", "unet", "unet2", "unet3", "unet4", "decoder", "export", "all"])
+    ap.add_argument("stages", nargs="+", choices=["data", "vae", "latents", "unet", "unet2", "unet3", "decoder", "export", "all"])
     ap.add_argument("--work", default="/tmp/tinymodel-work")
     ap.add_argument("--out", default="resources/models/marble-shapes-tiny.safetensors")
     ap.add_argument("--from-partial", action="store_true", help="export the EMA of the last periodic U-Net save")
