@@ -122,15 +122,20 @@ export function setValues(cond: Conditioning, values: Partial<ConditioningExtras
   return cond.map(([t, extras]) => [t, { ...extras, ...values }]);
 }
 
-function numberInput(v: unknown, name: string, node: string): number {
+export function numberInput(v: unknown, name: string, node: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${node}: input '${name}' must be a number, got ${String(v)}`);
   return v;
 }
 
-function intInput(v: unknown, name: string, node: string): number {
+export function intInput(v: unknown, name: string, node: string): number {
   const n = numberInput(v, name, node);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${node}: input '${name}' must be a non-negative integer, got ${n}`);
   return n;
+}
+
+export function textInput(v: unknown, name: string): string {
+  if (typeof v !== 'string') throw new Error(`input '${name}' must be a string, got ${typeof v}`);
+  return v;
 }
 
 export function conditioningNodes(services: ModelServices): NodeDefinition[] {
@@ -139,10 +144,10 @@ export function conditioningNodes(services: ModelServices): NodeDefinition[] {
       schema: schemaOf('CLIPTextEncode'),
       async run(inputs, ctx) {
         const clip = asClip(inputs.clip);
-        if (typeof inputs.text !== 'string') throw new Error(`input 'text' must be a string, got ${typeof inputs.text}`);
+        const text = textInput(inputs.text, 'text');
         // An SDXL CLIP encodes with both its encoders, ComfyUI's default size conditioning applied when sampling.
         const warn = (m: string) => ctx.log(m);
-        const cond = clip.sdxl ? await encodeSdxl(clip, inputs.text, inputs.text, {}, { warn }) : await encodeText(clip, inputs.text, { warn });
+        const cond = clip.sdxl ? await encodeSdxl(clip, text, text, {}, { warn }) : await encodeText(clip, text, { warn });
         if (clip.encoder.ep) services.onEp({ model: `${clip.name}/text_encoder`, provider: clip.encoder.ep });
         return { outputs: [cond] };
       },

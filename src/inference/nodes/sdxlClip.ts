@@ -6,7 +6,7 @@
 // passes to the U-Net's ADM vector (comfy_extras/nodes_clip_sdxl.py).
 import { tensor } from '../tensor';
 import type { NodeDefinition } from '../../workflow/nodeDefinition';
-import { encodeText, type EncodeTextOptions } from './conditioning';
+import { encodeText, intInput, numberInput, textInput, type EncodeTextOptions } from './conditioning';
 import type { ModelServices } from './modelServices';
 import { asClip, type ClipEncoder, type ClipModel, type Conditioning, type ConditioningExtras } from './modelTypes';
 import { schemaOf } from './schema';
@@ -66,18 +66,6 @@ export async function encodeSdxl(clip: ClipModel, textL: string, textG: string, 
   return [[tensor([1, seq, dl + dg], out), { pooled_output: g.pooled, ...extras }]];
 }
 
-function intIn(inputs: Record<string, unknown>, name: string, node: string): number {
-  const v = inputs[name];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${node}: input '${name}' must be a non-negative integer, got ${String(v)}`);
-  return v;
-}
-
-function textIn(inputs: Record<string, unknown>, name: string): string {
-  const v = inputs[name];
-  if (typeof v !== 'string') throw new Error(`input '${name}' must be a string, got ${typeof v}`);
-  return v;
-}
-
 export function sdxlClipNodes(services: ModelServices): NodeDefinition[] {
   const reportEp = (clip: ClipModel) => {
     const g = clip.sdxl?.g.encoder;
@@ -91,10 +79,10 @@ export function sdxlClipNodes(services: ModelServices): NodeDefinition[] {
         const clip = asClip(inputs.clip);
         // On a refiner's CLIP (OpenCLIP-G only) ComfyUI encodes text_g alone, as here.
         const extras: ConditioningExtras = {
-          width: intIn(inputs, 'width', node), height: intIn(inputs, 'height', node), crop_w: intIn(inputs, 'crop_w', node), crop_h: intIn(inputs, 'crop_h', node),
-          target_width: intIn(inputs, 'target_width', node), target_height: intIn(inputs, 'target_height', node),
+          width: intInput(inputs.width, 'width', node), height: intInput(inputs.height, 'height', node), crop_w: intInput(inputs.crop_w, 'crop_w', node), crop_h: intInput(inputs.crop_h, 'crop_h', node),
+          target_width: intInput(inputs.target_width, 'target_width', node), target_height: intInput(inputs.target_height, 'target_height', node),
         };
-        const cond = await encodeSdxl(clip, textIn(inputs, 'text_l'), textIn(inputs, 'text_g'), extras, { warn: (m) => ctx.log(m) });
+        const cond = await encodeSdxl(clip, textInput(inputs.text_l, 'text_l'), textInput(inputs.text_g, 'text_g'), extras, { warn: (m) => ctx.log(m) });
         reportEp(clip);
         return { outputs: [cond] };
       },
@@ -104,11 +92,10 @@ export function sdxlClipNodes(services: ModelServices): NodeDefinition[] {
       async run(inputs, ctx) {
         const node = 'CLIPTextEncodeSDXLRefiner';
         const clip = asClip(inputs.clip);
-        const ascore = inputs.ascore;
-        if (typeof ascore !== 'number' || !Number.isFinite(ascore)) throw new Error(`${node}: input 'ascore' must be a number, got ${String(ascore)}`);
-        const text = textIn(inputs, 'text');
+        const ascore = numberInput(inputs.ascore, 'ascore', node);
+        const text = textInput(inputs.text, 'text');
         // ComfyUI tokenizes once for both encoders; with a base CLIP both read the same text.
-        const cond = await encodeSdxl(clip, text, text, { aesthetic_score: ascore, width: intIn(inputs, 'width', node), height: intIn(inputs, 'height', node) }, { warn: (m) => ctx.log(m) });
+        const cond = await encodeSdxl(clip, text, text, { aesthetic_score: ascore, width: intInput(inputs.width, 'width', node), height: intInput(inputs.height, 'height', node) }, { warn: (m) => ctx.log(m) });
         reportEp(clip);
         return { outputs: [cond] };
       },
