@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { HostToGraph } from '../../../src/protocol/webview';
-import { api, closeAll, VIEW_TYPE, waitFor, workspaceRoot } from './helpers';
+import { api, closeAll, openInGraphEditor, waitFor, workspaceRoot } from './helpers';
 
 /** A small well-formed .safetensors file. */
 function safetensors(): Buffer {
@@ -39,8 +39,7 @@ describe('Marble: Download Model', function () {
     try {
       await marble._test.setModelsRoots([root, ...(process.env.MARBLE_MODELS ? [process.env.MARBLE_MODELS] : [])]);
       const wf = vscode.Uri.joinPath(workspaceRoot(), 'default.workflow.json');
-      await vscode.commands.executeCommand('vscode.openWith', wf, VIEW_TYPE);
-      await waitFor('the graph editor to be ready', () => marble._test.editorCount(wf, true) === 1, 30_000);
+      await openInGraphEditor(marble, wf, 'the graph editor to be ready');
       const before = (await marble.backend.objectInfo()).CheckpointLoaderSimple?.input.required?.ckpt_name?.[0] as string[];
       assert.ok(!before.includes('downloaded-test.safetensors'));
 
